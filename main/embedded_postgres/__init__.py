@@ -1,0 +1,1 @@
+"""A Django database backend: PostgreSQL, started on first connection when embedded."""

@@ -1,0 +1,132 @@
+"""The one settings file. It runs with no configuration at all (development on an
+embedded PostgreSQL); every setting can be overridden from the environment, and
+README.md lists them all. `DJANGO_ENV=production` switches on the safe defaults
+for exposing the service.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from main.env import database_from_url, env_bool, env_choice, env_int, env_list, env_path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+ENVIRONMENT = env_choice("DJANGO_ENV", "development", ("development", "production"))
+PRODUCTION = ENVIRONMENT == "production"
+
+DEBUG = env_bool("DJANGO_DEBUG", not PRODUCTION)
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY is required when DJANGO_ENV=production")
+    SECRET_KEY = "development-only-key-never-used-in-production"
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [] if PRODUCTION else ["*"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_extensions",
+    "monitoring",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "main.urls"
+WSGI_APPLICATION = "main.wsgi.application"
+ASGI_APPLICATION = "main.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------
+# DATABASE_URL names a PostgreSQL server. Without it, an embedded PostgreSQL
+# (pgserver, from pip) runs from EMBEDDED_PGDATA and starts on first connection.
+EMBEDDED_PGDATA = env_path("EMBEDDED_PGDATA", BASE_DIR / "var" / "pgdata")
+DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
+if DATABASE_URL:
+    DATABASES = {"default": database_from_url(DATABASE_URL)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "main.embedded_postgres",
+            "NAME": os.environ.get("EMBEDDED_DB_NAME", "monitoring"),
+            "EMBEDDED_PGDATA": str(EMBEDDED_PGDATA),
+        }
+    }
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Time and language ---------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = env_path("STATIC_ROOT", BASE_DIR / "var" / "static")
+
+# --- The monitoring service -----------------------------------------------------
+# Folder of CSV sources that `runscript load` and the hourly refresher ingest.
+MONITORING_DATA_DIR = env_path("MONITORING_DATA_DIR", BASE_DIR / "data" / "sample")
+# Where load logs and rejected-row CSVs are written.
+MONITORING_LOG_DIR = env_path("MONITORING_LOG_DIR", BASE_DIR / "var" / "log")
+# Seconds between two ingestion rounds of the refresher.
+REFRESH_INTERVAL_SECONDS = env_int("REFRESH_INTERVAL_SECONDS", 3600, minimum=1)
+# Run the refresher as a daemon thread of the web server (the design card's way).
+REFRESH_IN_WEB = env_bool("REFRESH_IN_WEB", False)
+# How reports run: threads of the web process, or Celery workers.
+REPORT_RUNNER = env_choice("REPORT_RUNNER", "thread", ("thread", "celery"))
+# Reports computed at once by one process; the rest wait as Pending.
+REPORT_CONCURRENCY = env_int("REPORT_CONCURRENCY", 2, minimum=1)
+# Stores per shard: bounds memory, and is the unit of work Celery workers share.
+REPORT_SHARD_STORES = env_int("REPORT_SHARD_STORES", 20000, minimum=1)
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+
+# --- Production hardening ---------------------------------------------------------
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO").upper()},
+    "loggers": {"pgserver": {"level": "WARNING"}},
+}

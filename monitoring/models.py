@@ -1,0 +1,182 @@
+"""What the service knows: stores, their hours, their polls, loads, and reports.
+
+Store ids are opaque text kept exactly as given (19-digit numbers, UUIDs, ...);
+the integer primary key is only an internal join key that keeps the 2-million
+row poll table narrow.
+"""
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Store(models.Model):
+    # COLLATE "C" makes ORDER BY store_id the code-point order of SPEC 5.
+    store_id = models.TextField(unique=True, db_collation="C")
+    # IANA name; empty means the default zone (America/Chicago, SPEC 2).
+    timezone = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["store_id"]
+        constraints = [models.CheckConstraint(condition=~Q(store_id=""), name="store_id_not_empty")]
+
+    def __str__(self) -> str:
+        return self.store_id
+
+
+class BusinessHours(models.Model):
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="hours")
+    weekday = models.PositiveSmallIntegerField(help_text="0 = Monday … 6 = Sunday")
+    start_local = models.TimeField()
+    end_local = models.TimeField(help_text="Before start: runs past midnight. Equal to start: 24 hours.")
+
+    class Meta:
+        verbose_name_plural = "business hours"
+        ordering = ["store", "weekday", "start_local"]
+        constraints = [models.CheckConstraint(condition=Q(weekday__lte=6), name="weekday_0_to_6")]
+
+    def __str__(self) -> str:
+        return f"{self.store} day {self.weekday} {self.start_local}-{self.end_local}"
+
+
+class StatusPoll(models.Model):
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="polls", db_index=False)
+    timestamp = models.DateTimeField()
+    active = models.BooleanField()
+
+    class Meta:
+        ordering = ["store", "timestamp"]
+        constraints = [
+            # Also the index for one store's polls in a time range.
+            models.UniqueConstraint(fields=["store", "timestamp"], name="one_poll_per_store_and_time"),
+        ]
+        # All stores' polls in [now - 14 days, now] and the latest poll (default `now`).
+        indexes = [models.Index(fields=["timestamp"], name="poll_timestamp")]
+
+    def __str__(self) -> str:
+        return f"{self.store} {self.timestamp:%Y-%m-%d %H:%M:%S} {'active' if self.active else 'inactive'}"
+
+
+class IngestRun(models.Model):
+    """One file loaded once: what it held, what changed, and where it stopped."""
+
+    class Kind(models.TextChoices):
+        POLLS = "polls", "Status polls"
+        HOURS = "hours", "Business hours"
+        TIMEZONES = "timezones", "Timezones"
+
+    path = models.TextField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    succeeded = models.BooleanField(default=False)
+    rows_read = models.BigIntegerField(default=0)
+    inserted = models.BigIntegerField(default=0)
+    updated = models.BigIntegerField(default=0)
+    unchanged = models.BigIntegerField(default=0)
+    rejected = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    # What of the file is already in the database, so a file that only grew
+    # can be read from where the last load stopped.
+    file_size = models.BigIntegerField(default=0)
+    file_mtime_ns = models.BigIntegerField(default=0)
+    head_sha256 = models.CharField(max_length=64, blank=True, default="")
+    bytes_loaded = models.BigIntegerField(default=0)
+    lines_loaded = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["path", "-started_at"], name="ingest_path_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.path} ({self.kind}) {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class RejectedRow(models.Model):
+    run = models.ForeignKey(IngestRun, on_delete=models.CASCADE, related_name="rejected_rows")
+    line = models.BigIntegerField(help_text="1-based line number in the file; the header is line 1")
+    column = models.TextField(blank=True, default="")
+    reason = models.TextField()
+    raw = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["run", "line"]
+
+    def __str__(self) -> str:
+        return f"line {self.line} {self.column}: {self.reason}"
+
+
+class Report(models.Model):
+    """A report and the job that builds it: the row is the job's whole state."""
+
+    class State(models.TextChoices):
+        PENDING = "Pending"
+        RUNNING = "Running"
+        COMPLETE = "Complete"
+        FAILED = "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    # The instant asked for (None: the latest poll) and the one actually used.
+    as_of = models.DateTimeField(null=True, blank=True)
+    now = models.DateTimeField(null=True, blank=True)
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Who runs it and when it last showed life: a Running row whose runner
+    # stopped beating is recovered at start-up and by the periodic check.
+    runner = models.CharField(max_length=200, blank=True, default="")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    shards_total = models.PositiveIntegerField(default=0)
+    shards_done = models.PositiveIntegerField(default=0)
+    store_count = models.PositiveIntegerField(null=True, blank=True)
+    poll_count = models.BigIntegerField(null=True, blank=True)
+    requested_by = models.CharField(max_length=200, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    csv = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-requested_at"]
+        indexes = [models.Index(fields=["state", "requested_at"], name="report_queue")]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.state}"
+
+    @property
+    def progress(self) -> float:
+        """Fraction of the work done, 0 to 1."""
+        if self.state == self.State.COMPLETE:
+            return 1.0
+        return self.shards_done / self.shards_total if self.shards_total else 0.0
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class ReportShard(models.Model):
+    """One slice of a report's stores, computed by one worker; joined in shard order."""
+
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="shards")
+    index = models.PositiveIntegerField()
+    # Stores with first_store_id <= store_id < next shard's first (code-point order).
+    first_store_id = models.TextField(db_collation="C")
+    last_store_id = models.TextField(db_collation="C")
+    done = models.BooleanField(default=False)
+    store_count = models.PositiveIntegerField(default=0)
+    poll_count = models.BigIntegerField(default=0)
+    csv_rows = models.TextField(blank=True, default="")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["report", "index"]
+        constraints = [models.UniqueConstraint(fields=["report", "index"], name="one_shard_per_index")]
+
+    def __str__(self) -> str:
+        return f"{self.report_id} shard {self.index}"
