@@ -42,6 +42,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "monitoring.middleware.AccessControlMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -110,6 +111,14 @@ REPORT_CONCURRENCY = env_int("REPORT_CONCURRENCY", 2, minimum=1)
 # Stores per shard: bounds memory, and is the unit of work Celery workers share.
 REPORT_SHARD_STORES = env_int("REPORT_SHARD_STORES", 20000, minimum=1)
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+
+# --- Access ------------------------------------------------------------------------
+# API by token (or login) and pages by login; open in development.
+REQUIRE_AUTH = env_bool("REQUIRE_AUTH", PRODUCTION)
+LOGIN_URL = "/admin/login/"
+# Reports one client may trigger per window (0 = no limit; development has none).
+TRIGGER_RATE_LIMIT = env_int("TRIGGER_RATE_LIMIT", 30 if PRODUCTION else 0, minimum=0)
+TRIGGER_RATE_WINDOW_SECONDS = env_int("TRIGGER_RATE_WINDOW_SECONDS", 3600, minimum=1)
 
 # --- Production hardening ---------------------------------------------------------
 if PRODUCTION:

@@ -1,7 +1,8 @@
 """Admin: stores and hours are editable; loaded facts and reports are read-only records."""
-from django.contrib import admin
+from django.contrib import admin, messages
 
-from monitoring.models import BusinessHours, IngestRun, RejectedRow, Report, ReportShard, StatusPoll, Store
+from monitoring.access import api_token_create
+from monitoring.models import ApiToken, BusinessHours, IngestRun, RejectedRow, Report, ReportShard, StatusPoll, Store
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -70,3 +71,20 @@ class ReportAdmin(ReadOnlyAdmin):
 class ReportShardAdmin(ReadOnlyAdmin):
     list_display = ["report", "index", "done", "store_count", "poll_count"]
     exclude = ["csv_rows"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Create a token here; its secret is shown once, in the message after saving."""
+
+    list_display = ["name", "prefix", "active", "created_at", "last_used_at"]
+    fields = ["name", "active", "prefix", "created_at", "last_used_at"]
+    readonly_fields = ["prefix", "created_at", "last_used_at"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        issued = api_token_create(name=obj.name)
+        obj.pk, obj.key_hash, obj.prefix = issued.token.pk, issued.token.key_hash, issued.token.prefix
+        messages.warning(request, f"Token for {obj.name}: {issued.secret}  (copy it now: it is not shown again)")

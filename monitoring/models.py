@@ -180,3 +180,22 @@ class ReportShard(models.Model):
 
     def __str__(self) -> str:
         return f"{self.report_id} shard {self.index}"
+
+
+class ApiToken(models.Model):
+    """A client's key to the API in production. Only a hash is stored: the token
+    is shown once, when it is created (`manage.py api_token create NAME`)."""
+
+    name = models.CharField(max_length=100, unique=True, help_text="who uses it, e.g. 'billing-dashboard'")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=8, editable=False, help_text="first characters, to recognise it")
+    active = models.BooleanField(default=True, help_text="untick to revoke")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

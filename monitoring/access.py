@@ -1,0 +1,80 @@
+"""Who may use the service when it is exposed: API tokens, logins and a trigger rate limit.
+
+In development (the default) everything stays open. With settings.REQUIRE_AUTH
+(on in production) the API wants a valid token (`Authorization: Bearer <token>`)
+or a logged-in user, and the pages want a login.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+
+from monitoring.models import ApiToken, Report
+
+TOKEN_BYTES = 32
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    secret: str  # shown once; only its hash is stored
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def api_token_create(*, name: str) -> IssuedToken:
+    secret = secrets.token_urlsafe(TOKEN_BYTES)
+    token = ApiToken.objects.create(name=name, key_hash=_hash(secret), prefix=secret[:8])
+    return IssuedToken(token=token, secret=secret)
+
+
+def api_token_rotate(*, name: str) -> IssuedToken:
+    """A new secret for the same client; the old one stops working at once."""
+    secret = secrets.token_urlsafe(TOKEN_BYTES)
+    token = ApiToken.objects.get(name=name)
+    token.key_hash, token.prefix, token.active = _hash(secret), secret[:8], True
+    token.save(update_fields=["key_hash", "prefix", "active"])
+    return IssuedToken(token=token, secret=secret)
+
+
+def api_token_for_request(request: HttpRequest) -> ApiToken | None:
+    """The active token the request carries in `Authorization: Bearer …` or `X-API-Token`."""
+    header = request.headers.get("Authorization", "")
+    secret = header[7:].strip() if header.lower().startswith("bearer ") else request.headers.get("X-API-Token", "")
+    if not secret or len(secret) > 200:
+        return None
+    token = ApiToken.objects.filter(key_hash=_hash(secret), active=True).first()
+    if token is not None:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token
+
+
+def client_identity(request: HttpRequest) -> str:
+    """A stable name for whoever sends the request, used for the trigger rate limit."""
+    token = getattr(request, "api_token", None)
+    if token is not None:
+        return f"token:{token.name}"
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return f"user:{user.get_username()}"
+    return f"ip:{request.META.get('REMOTE_ADDR', 'unknown')}"
+
+
+def trigger_allowed(*, client: str) -> bool:
+    """At most TRIGGER_RATE_LIMIT reports per TRIGGER_RATE_WINDOW_SECONDS per client.
+
+    Counted from the report rows themselves, so every web process agrees without a shared cache.
+    """
+    if settings.TRIGGER_RATE_LIMIT == 0:
+        return True
+    since = timezone.now() - timedelta(seconds=settings.TRIGGER_RATE_WINDOW_SECONDS)
+    recent = Report.objects.filter(requested_by=client, requested_at__gte=since).count()
+    return recent < settings.TRIGGER_RATE_LIMIT
