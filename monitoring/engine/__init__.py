@@ -1,0 +1,20 @@
+"""The report engine: business hours and status polls in, uptime and downtime out.
+
+Pure computation on pandas frames (numpy, pandas, zoneinfo): no Django import,
+no clock of its own (`now` is always passed in). docs/method.md explains the
+method; SPEC sections 2-5 are the contract.
+"""
+from .constants import DEFAULT_TIMEZONE, LOOKBACK, REPORT_COLUMNS
+from .csv_export import report_to_csv
+from .report import compute_report
+from .timeline import StoreTimeline, store_timeline
+
+__all__ = [
+    "DEFAULT_TIMEZONE",
+    "LOOKBACK",
+    "REPORT_COLUMNS",
+    "StoreTimeline",
+    "compute_report",
+    "report_to_csv",
+    "store_timeline",
+]
