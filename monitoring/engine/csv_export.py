@@ -7,9 +7,10 @@ from .constants import REPORT_COLUMNS
 
 # OWASP's advice against CSV injection: a cell starting with one of these may be
 # run as a formula by a spreadsheet, so such a store_id gets a leading
-# apostrophe. This is the report's one deliberate change to an id; dropping
-# that one apostrophe gives the id back (docs/method.md).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# apostrophe. This is the report's one deliberate change to an id. An id that
+# already starts with an apostrophe gets one too, so that "a cell starting with
+# an apostrophe had one added" always holds and dropping it gives the id back.
+_GUARDED_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
 # Quoted like the csv module's excel dialect quotes with its own "\r\n"
 # terminator. csv.writer with lineterminator="\n" would leave a bare "\r"
 # unquoted (Python 3.11), which readers take for a line break.
@@ -26,7 +27,7 @@ def report_to_csv(report: pd.DataFrame) -> str:
 
 
 def _store_id_cell(store_id: str) -> str:
-    if store_id.startswith(_FORMULA_STARTS):
+    if store_id.startswith(_GUARDED_STARTS):
         store_id = "'" + store_id
     if any(mark in store_id for mark in _NEEDS_QUOTES):
         return '"' + store_id.replace('"', '""') + '"'

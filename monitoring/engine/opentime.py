@@ -34,7 +34,7 @@ class OpenTime:
         begins = np.ones(starts.size, dtype=bool)
         begins[1:] = starts[1:] > reach[:-1]
         first = np.flatnonzero(begins)
-        last = np.append(first[1:], starts.size) - 1
+        last = np.append(first[1:], starts.size)[: first.size] - 1
         return cls.from_disjoint(starts[first], reach[last])
 
     @classmethod

@@ -129,7 +129,7 @@ def _segments(status: StoreStatus, first: int, last: int) -> pd.DataFrame:
     joins = np.zeros(piece_start.size, dtype=bool)
     joins[1:] = (piece_start[1:] == piece_end[:-1]) & (active[1:] == active[:-1])
     heads = np.flatnonzero(~joins)
-    tails = np.append(heads[1:], piece_start.size) - 1
+    tails = np.append(heads[1:], piece_start.size)[: heads.size] - 1
     return pd.DataFrame(
         {
             "start": _timestamps(status.span, piece_start[heads]),
