@@ -110,6 +110,10 @@ REPORT_RUNNER = env_choice("REPORT_RUNNER", "thread", ("thread", "celery"))
 REPORT_CONCURRENCY = env_int("REPORT_CONCURRENCY", 2, minimum=1)
 # Stores per shard: bounds memory, and is the unit of work Celery workers share.
 REPORT_SHARD_STORES = env_int("REPORT_SHARD_STORES", 20000, minimum=1)
+# Finished reports kept (with their CSV); older ones are deleted by the janitor.
+REPORTS_KEEP = env_int("REPORTS_KEEP", 500, minimum=1)
+# A Running report whose runner has not shown life for this long is run again.
+REPORT_STALE_SECONDS = env_int("REPORT_STALE_SECONDS", 120, minimum=10)
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 
 # --- Access ------------------------------------------------------------------------

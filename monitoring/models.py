@@ -138,6 +138,9 @@ class Report(models.Model):
     requested_by = models.CharField(max_length=200, blank=True, default="")
     error = models.TextField(blank=True, default="")
     csv = models.TextField(blank=True, default="")
+    # Where the time went: reading the database vs computing (summed over shards).
+    read_seconds = models.FloatField(null=True, blank=True)
+    compute_seconds = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["-requested_at"]
@@ -173,6 +176,10 @@ class ReportShard(models.Model):
     poll_count = models.BigIntegerField(default=0)
     csv_rows = models.TextField(blank=True, default="")
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Workers that started it: a shard whose worker keeps dying fails its report.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    read_seconds = models.FloatField(default=0.0)
+    compute_seconds = models.FloatField(default=0.0)
 
     class Meta:
         ordering = ["report", "index"]

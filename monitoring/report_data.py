@@ -1,0 +1,181 @@
+"""A report's inputs, read from PostgreSQL as whole columns.
+
+A report is computed in shards: contiguous ranges of store_id in code-point
+order (COLLATE "C", the report's own order), so the shards' CSV rows joined in
+shard order are the report. Each shard reads each of the three tables once,
+inside one REPEATABLE READ READ ONLY transaction, so its stores, hours and
+polls are one snapshot even while an ingestion commits. Across the shards of
+one report (read one after the other, or by several Celery workers), the
+report stays consistent because `now` is fixed before the first shard and only
+polls at or before it are read: a later ingestion can add newer polls, which
+no shard reads.
+
+Polls and hours travel as binary COPY (fixed-width rows that numpy reads
+without parsing text); stores, the only variable-width text, as one plain
+query.
+"""
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+from django.db import connection, transaction
+from django.utils import timezone
+
+from monitoring.engine import LOOKBACK
+
+# PostgreSQL's binary timestamps count microseconds from 2000-01-01 UTC.
+_PG_EPOCH_US = 946_684_800_000_000
+# Binary COPY: 11-byte signature, 4-byte flags, 4-byte header extension length.
+_COPY_HEADER_BYTES = 19
+_COPY_TRAILER_BYTES = 2
+
+
+@dataclass(frozen=True)
+class ShardBounds:
+    """Stores with lower <= store_id < upper (None: unbounded on that side).
+
+    The first shard is open below and the last open above, so a store added
+    while a report runs still falls in exactly one shard.
+    """
+
+    lower: str | None = None
+    upper: str | None = None
+
+
+@dataclass(frozen=True)
+class ShardRange:
+    index: int
+    first_store_id: str
+    last_store_id: str
+
+
+@dataclass
+class ShardInput:
+    stores: pd.DataFrame  # store int64, store_id str, timezone str ('' = default zone)
+    hours: pd.DataFrame  # store int64, weekday int, start_us int64, end_us int64
+    polls: pd.DataFrame  # store int64, ts int64 ns since the epoch, active bool
+    read_seconds: float
+
+
+def report_now(*, as_of: datetime | None) -> datetime:
+    """The report's reference instant: the latest poll (at or before `as_of`).
+
+    With no poll at all, `as_of` or the current time (every figure is then 0).
+    The max() walks the poll_timestamp index backwards: one row read.
+    """
+    with connection.cursor() as cursor:
+        if as_of is None:
+            cursor.execute("SELECT max(timestamp) FROM monitoring_statuspoll")
+        else:
+            cursor.execute("SELECT max(timestamp) FROM monitoring_statuspoll WHERE timestamp <= %s", [as_of])
+        latest = cursor.fetchone()[0]
+    return latest or as_of or timezone.now()
+
+
+def shard_ranges(*, size: int) -> list[ShardRange]:
+    """Every store in code-point order, cut every `size` stores, in one query."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT (n / %(size)s)::int AS shard, min(store_id), max(store_id)
+            FROM (
+                SELECT store_id, row_number() OVER (ORDER BY store_id) - 1 AS n, count(*) OVER () AS total
+                FROM monitoring_store
+            ) numbered
+            WHERE n %% %(size)s = 0 OR n %% %(size)s = %(size)s - 1 OR n = total - 1
+            GROUP BY shard ORDER BY shard
+            """,
+            {"size": size},
+        )
+        return [ShardRange(index, first, last) for index, first, last in cursor.fetchall()]
+
+
+def bounds_of(ranges: list[ShardRange], index: int) -> ShardBounds:
+    """Read bounds of shard `index`: from its first store up to the next shard's first."""
+    lower = ranges[index].first_store_id if index > 0 else None
+    upper = ranges[index + 1].first_store_id if index + 1 < len(ranges) else None
+    return ShardBounds(lower, upper)
+
+
+def read_shard(*, bounds: ShardBounds, now: datetime) -> ShardInput:
+    """The shard's stores, hours and polls in [now - 14 days, now], one snapshot."""
+    started = time.perf_counter()
+    where, params = _store_filter(bounds)
+    with _snapshot(), connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, store_id, timezone FROM monitoring_store s WHERE {where}", params)
+        stores = pd.DataFrame(cursor.fetchall(), columns=["store", "store_id", "timezone"]).astype({"store": "int64"})
+        hours = _copy_columns(
+            cursor,
+            f"""SELECT h.store_id, h.weekday, h.start_local, h.end_local
+                FROM monitoring_businesshours h JOIN monitoring_store s ON s.id = h.store_id WHERE {where}""",
+            params,
+            {"store": ">i8", "weekday": ">i2", "start_us": ">i8", "end_us": ">i8"},
+        )
+        # The range predicate is on the indexed timestamp column; the join keeps
+        # the shard's stores only (no join at all when one shard has them all).
+        polls = _copy_columns(
+            cursor,
+            f"""SELECT p.store_id, p.timestamp, p.active FROM monitoring_statuspoll p
+                {'' if bounds == ShardBounds() else 'JOIN monitoring_store s ON s.id = p.store_id'}
+                WHERE p.timestamp >= %(since)s AND p.timestamp <= %(now)s AND {where}""",
+            {**params, "since": now - LOOKBACK.to_pytimedelta(), "now": now},
+            {"store": ">i8", "ts": ">i8", "active": "?"},
+        )
+    polls["ts"] = (polls["ts"] + _PG_EPOCH_US) * 1_000
+    return ShardInput(stores=stores, hours=hours, polls=polls, read_seconds=time.perf_counter() - started)
+
+
+def _store_filter(bounds: ShardBounds) -> tuple[str, dict]:
+    clauses, params = ["TRUE"], {}
+    if bounds.lower is not None:
+        clauses.append("s.store_id >= %(lower)s")
+        params["lower"] = bounds.lower
+    if bounds.upper is not None:
+        clauses.append("s.store_id < %(upper)s")
+        params["upper"] = bounds.upper
+    return " AND ".join(clauses), params
+
+
+@contextmanager
+def _snapshot() -> Iterator[None]:
+    """One REPEATABLE READ READ ONLY transaction around all reads of a shard.
+
+    Inside a caller's transaction (a test case) the isolation level can no
+    longer be set; the caller's transaction is the snapshot then.
+    """
+    if connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield
+
+
+def _copy_columns(cursor, sql: str, params: dict, columns: dict[str, str]) -> pd.DataFrame:
+    """Run `sql` through binary COPY and read its NOT NULL fixed-width columns.
+
+    Each row is an int16 field count, then per field an int32 length and the
+    value, all big-endian: a numpy record type reads the whole buffer at once.
+    """
+    statement = cursor.mogrify(sql, params).decode()
+    buffer = io.BytesIO()
+    cursor.copy_expert(f"COPY ({statement}) TO STDOUT WITH (FORMAT binary)", buffer)
+    fields = [("fields", ">i2")]
+    for name, kind in columns.items():
+        fields += [(f"{name}_len", ">i4"), (name, kind)]
+    row = np.dtype(fields)
+    data = buffer.getbuffer()
+    count = (len(data) - _COPY_HEADER_BYTES - _COPY_TRAILER_BYTES) // row.itemsize
+    rows = np.frombuffer(data, dtype=row, count=count, offset=_COPY_HEADER_BYTES)
+    for name, kind in columns.items():
+        if count and not (rows[f"{name}_len"] == np.dtype(kind).itemsize).all():
+            raise ValueError(f"COPY of {name}: a NULL or a value of unexpected width")
+    return pd.DataFrame({name: rows[name].astype(np.dtype(kind).newbyteorder("=")) for name, kind in columns.items()})

@@ -1,0 +1,242 @@
+"""The report service: lifecycle, figures, as_of, shards, reads, recovery, expiry."""
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from monitoring import report_data, reports
+from monitoring.engine import compute_report, report_to_csv
+from monitoring.models import Report, Store
+from monitoring.tests.report_cases import EXPECTED_CSV, LATEST_POLL, at, make_small_data, make_stores
+
+pytestmark = pytest.mark.django_db
+
+
+def build_here(**fields) -> Report:
+    return reports.report_build(report=reports.report_create(build_here=True, **fields))
+
+
+def engine_csv_of_the_whole_database(now) -> str:
+    """The engine run once on every row, read without the report's shards or COPY."""
+    import pandas as pd
+
+    from monitoring.models import BusinessHours, StatusPoll
+
+    stores = pd.DataFrame(list(Store.objects.values_list("id", "store_id", "timezone")), columns=["store", "store_id", "timezone"])
+    hours = pd.DataFrame(
+        [
+            (h.store_id, h.weekday, _us(h.start_local), _us(h.end_local))
+            for h in BusinessHours.objects.all()
+        ],
+        columns=["store", "weekday", "start_us", "end_us"],
+    )
+    polls = pd.DataFrame(list(StatusPoll.objects.values_list("store_id", "timestamp", "active")), columns=["store", "ts", "active"])
+    polls["ts"] = pd.to_datetime(polls["ts"], utc=True)
+    return report_to_csv(compute_report(stores=stores, hours=hours, polls=polls, now=now))
+
+
+def _us(value) -> int:
+    return ((value.hour * 60 + value.minute) * 60 + value.second) * 1_000_000 + value.microsecond
+
+
+def test_a_built_report_is_complete_with_the_hand_computed_csv():
+    make_small_data()
+    report = build_here(requested_by="test")
+    assert report.state == Report.State.COMPLETE, report.error
+    assert report.csv == EXPECTED_CSV
+    assert report.now == LATEST_POLL
+    # 3 stores; 4 polls in [now - 14 days, now].
+    assert (report.store_count, report.poll_count) == (3, 4)
+    assert report.progress == 1.0 and report.shards_done == report.shards_total == 1
+    assert report.finished_at >= report.started_at and report.duration_seconds >= 0
+    assert report.read_seconds > 0 and report.compute_seconds > 0
+    assert report.attempts == 1 and report.error == ""
+
+
+def test_the_report_csv_is_the_engines_csv_on_the_same_data():
+    make_small_data()
+    make_stores(30)
+    report = build_here()
+    assert report.csv == engine_csv_of_the_whole_database(report.now)
+
+
+def test_a_new_report_is_pending_until_a_runner_claims_it(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as handed_over:
+        report = reports.report_create(requested_by="alice")
+    assert report.state == Report.State.PENDING and report.requested_by == "alice"
+    assert len(handed_over) == 1  # handed to the runner once committed
+
+
+def test_a_report_is_claimed_by_exactly_one_runner():
+    report = Report.objects.create()
+    assert reports.report_claim(report=report, runner="first") is True
+    assert reports.report_claim(report=report, runner="second") is False
+    report.refresh_from_db()
+    assert (report.state, report.runner, report.attempts) == (Report.State.RUNNING, "first", 1)
+
+
+def test_building_a_report_another_runner_holds_leaves_it_alone():
+    report = Report.objects.create(state=Report.State.RUNNING, runner="elsewhere", heartbeat_at=timezone.now())
+    assert reports.report_build(report=report).state == Report.State.RUNNING
+    report.refresh_from_db()
+    assert report.runner == "elsewhere" and report.csv == ""
+
+
+def test_a_report_fails_with_the_engines_error_and_is_not_left_running(monkeypatch):
+    make_small_data()
+
+    def broken_engine(**frames):
+        raise ValueError("hours: weekday 9 is not 0-6")
+
+    monkeypatch.setattr(reports, "compute_report", broken_engine)
+    report = build_here()
+    assert report.state == Report.State.FAILED
+    assert report.error == "ValueError: hours: weekday 9 is not 0-6"
+    assert report.finished_at is not None and report.csv == ""
+
+
+def test_a_report_as_of_an_earlier_instant_ignores_later_polls():
+    make_small_data()
+    report = build_here(as_of=at(17, 10))
+    # now = the latest poll at or before 17:10: b's 17:00 poll; b's 17:30 poll does not exist.
+    # a, hour [16:00, 17:00): open 16:00-17:00 UTC, after the 15:44:30 midpoint: 60 min down.
+    #    Day and week: Monday's 14:00-17:00 as before, 1.74 up and 1.26 down.
+    # b: one observation (active) covers everything: 60 min, 24 h and 168 h up.
+    assert report.now == at(17, 0)
+    assert report.csv.splitlines()[1:] == [
+        "a,0.00,1.74,1.74,60.00,1.26,1.26",
+        "b,60.00,24.00,168.00,0.00,0.00,0.00",
+        "c,0.00,0.00,0.00,0.00,0.00,0.00",
+    ]
+    assert report.poll_count == 3
+
+
+def test_a_report_with_no_polls_at_all_is_all_zeros_at_its_as_of():
+    Store.objects.create(store_id="lonely")
+    report = build_here(as_of=at(12, 0))
+    assert report.now == at(12, 0)
+    assert report.csv.splitlines()[1:] == ["lonely,0.00,0.00,0.00,0.00,0.00,0.00"]
+
+
+def test_a_report_of_an_empty_database_is_the_header_alone():
+    report = build_here()
+    assert report.state == Report.State.COMPLETE
+    assert report.csv == EXPECTED_CSV.splitlines(keepends=True)[0]
+    assert (report.store_count, report.poll_count, report.shards_total) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("shard_stores", [1, 2, 20000])
+def test_the_csv_is_the_same_whatever_the_shard_size(settings, shard_stores):
+    make_small_data()
+    make_stores(5)
+    settings.REPORT_SHARD_STORES = shard_stores
+    report = build_here()
+    # 8 stores: 8 shards of 1, 4 of 2, or 1.
+    assert report.shards_total == {1: 8, 2: 4, 20000: 1}[shard_stores]
+    assert report.csv == engine_csv_of_the_whole_database(report.now)
+    assert report.csv.startswith(EXPECTED_CSV)  # a, b, c sort before s0000...
+
+
+def test_shards_cut_the_stores_in_code_point_order():
+    for store_id in ["b", "B", "a", "10", "9", "é"]:
+        Store.objects.create(store_id=store_id)
+    ranges = report_data.shard_ranges(size=4)
+    # Code points: "10" < "9" < "B" < "a" < "b" < "é".
+    assert [(r.first_store_id, r.last_store_id) for r in ranges] == [("10", "a"), ("b", "é")]
+
+
+def count_report_queries() -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert build_here().state == Report.State.COMPLETE
+    return len(queries)
+
+
+def test_a_report_reads_with_as_many_queries_for_50_stores_as_for_1():
+    make_stores(1)
+    one = count_report_queries()
+    Store.objects.all().delete()
+    make_stores(50)
+    fifty = count_report_queries()
+    assert one == fifty
+    # Create (claimed), as_of, now, shard cuts, start; stores, hours, polls;
+    # progress, finish, refresh: 11, and none per store.
+    assert one == 11
+
+
+def test_report_get_finds_a_report_by_its_id_in_any_spelling():
+    report = Report.objects.create()
+    assert reports.report_get(report_id=str(report.id)) == report
+    assert reports.report_get(report_id=str(report.id).upper()) == report
+    assert reports.report_get(report_id=report.id.hex) == report
+
+
+@pytest.mark.parametrize("junk", ["", "nope", "123", None, 42, "x" * 10_000, str(uuid.uuid4()), {"report_id": 1}])
+def test_report_get_answers_none_for_unknown_or_malformed_ids(junk):
+    Report.objects.create()
+    assert reports.report_get(report_id=junk) is None
+
+
+def test_report_list_shows_the_newest_first_and_honours_the_limit():
+    start = timezone.now()
+    made = [Report.objects.create(requested_at=start + timedelta(seconds=n)) for n in range(3)]
+    assert reports.report_list(limit=2) == [made[2], made[1]]
+    assert reports.report_list() == made[::-1]
+
+
+def stale_running(*, attempts: int) -> Report:
+    return Report.objects.create(
+        state=Report.State.RUNNING, runner="dead", attempts=attempts,
+        heartbeat_at=timezone.now() - timedelta(minutes=10),
+    )
+
+
+def test_a_report_whose_runner_stopped_beating_goes_back_to_the_queue():
+    report = stale_running(attempts=1)
+    alive = Report.objects.create(state=Report.State.RUNNING, runner="alive", attempts=1, heartbeat_at=timezone.now())
+    assert reports.reports_recover_stale(older_than=timedelta(minutes=2)) == 1
+    report.refresh_from_db()
+    alive.refresh_from_db()
+    assert report.state == Report.State.PENDING
+    assert alive.state == Report.State.RUNNING
+
+
+def test_a_report_whose_runner_died_on_its_second_run_fails():
+    report = stale_running(attempts=2)
+    assert reports.reports_recover_stale(older_than=timedelta(minutes=2)) == 1
+    report.refresh_from_db()
+    assert report.state == Report.State.FAILED
+    assert report.error == "runner died twice; gave up"
+
+
+def test_a_requeued_report_is_rebuilt_with_the_now_it_was_given():
+    make_small_data()
+    report = stale_running(attempts=1)
+    Report.objects.filter(pk=report.pk).update(now=at(17, 0))
+    reports.reports_recover_stale(older_than=timedelta(minutes=2))
+    rebuilt = reports.report_build(report=Report.objects.get(pk=report.pk))
+    assert rebuilt.state == Report.State.COMPLETE and rebuilt.attempts == 2
+    assert rebuilt.now == at(17, 0)
+
+
+def test_expiry_keeps_the_newest_finished_reports_and_every_unfinished_one():
+    start = timezone.now()
+    finished = [
+        Report.objects.create(state=Report.State.COMPLETE, requested_at=start + timedelta(seconds=n)) for n in range(4)
+    ]
+    pending = Report.objects.create(state=Report.State.PENDING, requested_at=start - timedelta(days=1))
+    assert reports.reports_expire(keep=2) == 2
+    assert set(Report.objects.values_list("pk", flat=True)) == {finished[3].pk, finished[2].pk, pending.pk}
+
+
+def test_the_data_overview_counts_stores_and_polls_and_dates_the_latest():
+    make_small_data()
+    overview = reports.data_overview()
+    assert (overview.store_count, overview.poll_count) == (3, 4)
+    assert (overview.oldest_poll_at, overview.latest_poll_at) == (at(15, 14), LATEST_POLL)
+    assert overview.database_ok is True
+    assert overview.data_age_seconds == pytest.approx((timezone.now() - LATEST_POLL).total_seconds(), abs=60)
