@@ -213,6 +213,21 @@ def test_a_poll_older_than_14_days_is_ignored():
     assert only(figures) == (0.0,) * 6
 
 
+def test_an_interval_that_began_before_the_lookback_still_holds_observations():
+    # Sunday 22:00-22:00 is open Sun 22:00 -> Mon 22:00. now Mon 23rd 12:00, so
+    # now - 14 days = Mon 9th 12:00 falls in the interval opened Sun 8th 22:00:
+    # the active poll at that instant is the one observation.
+    # Week [Mon 16th 12:00, now): Mon 16th 12:00-22:00 (10 h) + Sun 22nd 22:00 ->
+    # Mon 23rd 12:00 (14 h) = 24 h up. Day: 14 h. Hour: 60 min.
+    figures = report(
+        stores=[(1, "sundays", "UTC")],
+        hours=[(1, SUNDAY, "22:00", "22:00")],
+        polls=[(1, "2023-01-09 12:00", True)],
+        now=at("2023-01-23 12:00"),
+    )
+    assert only(figures) == (60.00, 14.00, 24.00, 0.00, 0.00, 0.00)
+
+
 def test_polls_after_now_are_ignored():
     # The 12:01 inactive poll is after now; were it used, the midpoint with
     # the 10:00 poll (11:00:30) would put 59.5 minutes of the hour down.
