@@ -4,4 +4,12 @@ from monitoring import views
 
 urlpatterns = [
     path("", views.index, name="index"),
+    # The HTML pages (docs/ui.md); the JSON API is mounted in main/urls.py.
+    path("reports/", views.report_trigger, name="report-trigger"),
+    path("reports/find", views.report_lookup, name="report-lookup"),
+    path("reports/<uuid:report_id>/", views.report_detail, name="report"),
+    path("reports/<uuid:report_id>/status.json", views.report_status, name="report-status"),
+    path("reports/<uuid:report_id>/csv", views.report_csv, name="report-csv"),
+    path("reports/<uuid:report_id>/stores/<path:store_id>", views.report_store, name="report-store"),
+    path("data/", views.data_status, name="data"),
 ]

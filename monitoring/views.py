@@ -1,13 +1,190 @@
-"""HTML pages. Thin: they read through the service layer and render templates."""
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""HTML pages. Thin: read the request, call a service, render a template.
 
-from monitoring.models import StatusPoll, Store
+Every button is a plain form (POST for what changes state, CSRF-protected; GET
+for look-ups), so the pages work without JavaScript; static/monitoring/app.js
+only improves them: it polls report_status for a live progress bar, and swaps
+in parts of the server-rendered report page (the result, a sorted or filtered
+table page) instead of reloading it.
+"""
+from __future__ import annotations
+
+import re
+from uuid import UUID
+
+from django import forms
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from monitoring import pages
+from monitoring.access import client_identity, trigger_allowed
+from monitoring.models import Report
+from monitoring.reports import data_overview, report_create, report_get, report_list
+
+RECENT_REPORTS = 20
+# A pasted id is often a whole URL or JSON answer: the first UUID in it is the id.
+UUID_IN_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 
 
-def index(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "monitoring/index.html",
-        {"store_count": Store.objects.count(), "poll_count": StatusPoll.objects.count()},
+class PageForm(forms.Form):
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("label_suffix", "")  # "Report id", not "Report id:"
+        super().__init__(*args, **kwargs)
+
+
+class TriggerForm(PageForm):
+    as_of = forms.DateTimeField(
+        required=False,
+        label="As of (UTC, optional)",
+        help_text="Leave empty for the latest poll. Polls after this instant are ignored.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}),
     )
+
+
+class LookupForm(PageForm):
+    report_id = forms.CharField(
+        label="Report id",
+        max_length=300,
+        widget=forms.TextInput(attrs={"placeholder": "e.g. 3f2b9c1e-…", "autocomplete": "off", "spellcheck": "false"}),
+    )
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    return _index_page(request, trigger_form=TriggerForm(), lookup_form=LookupForm())
+
+
+@require_POST
+def report_trigger(request: HttpRequest) -> HttpResponse:
+    form = TriggerForm(request.POST)
+    client = client_identity(request)
+    if form.is_valid() and not trigger_allowed(client=client):
+        form.add_error(None, "Too many reports asked for recently from here; please try again later.")
+        return _trigger_refused(request, form, status=429)
+    if not form.is_valid():
+        return _trigger_refused(request, form, status=400)
+    report = report_create(as_of=form.cleaned_data["as_of"], requested_by=client)
+    if _wants_json(request):
+        return JsonResponse(_status_payload(report), status=202)
+    return redirect("report", report_id=report.id)
+
+
+@require_GET
+def report_lookup(request: HttpRequest) -> HttpResponse:
+    form = LookupForm(request.GET)
+    if not form.is_valid():
+        return _index_page(request, trigger_form=TriggerForm(), lookup_form=form, status=400)
+    typed = form.cleaned_data["report_id"].strip()
+    found = UUID_IN_TEXT.search(typed)
+    report = report_get(report_id=found.group(0) if found else typed)
+    if report is None:
+        return _not_found(request, f"There is no report with the id “{typed}”.", lookup_form=form)
+    return redirect("report", report_id=report.id)
+
+
+@require_GET
+def report_detail(request: HttpRequest, report_id: UUID) -> HttpResponse:
+    report = pages.report_for_page(report_id=report_id)
+    if report is None:
+        return _not_found(request, f"There is no report with the id “{report_id}”.")
+    context = {"report": report, "status": _status_payload(report), **_result_context(report, request)}
+    return render(request, "monitoring/report.html", context)
+
+
+@require_GET
+def report_status(request: HttpRequest, report_id: UUID) -> HttpResponse:
+    report = report_get(report_id=str(report_id))
+    if report is None:
+        return JsonResponse({"error": "No such report"}, status=404)
+    return JsonResponse(_status_payload(report))
+
+
+@require_GET
+def report_csv(request: HttpRequest, report_id: UUID) -> HttpResponse:
+    report = report_get(report_id=str(report_id))
+    if report is None or report.state != Report.State.COMPLETE:
+        return _not_found(request, "This report has no CSV: it does not exist or is not complete.")
+    response = HttpResponse(report.csv, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{_csv_filename(report)}"'
+    return response
+
+
+@require_GET
+def report_store(request: HttpRequest, report_id: UUID, store_id: str) -> HttpResponse:
+    report = pages.report_for_page(report_id=report_id)
+    detail = pages.store_detail(report=report, store_id=store_id) if report is not None else None
+    if detail is None:
+        return _not_found(request, f"This report has no store “{store_id}”.")
+    return render(request, "monitoring/store.html", {"report": report, "detail": detail})
+
+
+@require_GET
+def data_status(request: HttpRequest) -> HttpResponse:
+    context = {"overview": data_overview(), "loads": pages.latest_loads()}
+    return render(request, "monitoring/data.html", context)
+
+
+def _index_page(request: HttpRequest, *, trigger_form: TriggerForm, lookup_form: LookupForm, status: int = 200) -> HttpResponse:
+    context = {
+        "trigger_form": trigger_form,
+        "lookup_form": lookup_form,
+        "reports": report_list(limit=RECENT_REPORTS),
+        "overview": data_overview(),
+    }
+    return render(request, "monitoring/index.html", context, status=status)
+
+
+def _trigger_refused(request: HttpRequest, form: TriggerForm, *, status: int) -> HttpResponse:
+    if _wants_json(request):
+        messages = [message for errors in form.errors.values() for message in errors]
+        return JsonResponse({"error": " ".join(messages)}, status=status)
+    return _index_page(request, trigger_form=form, lookup_form=LookupForm(), status=status)
+
+
+def _not_found(request: HttpRequest, message: str, *, lookup_form: LookupForm | None = None) -> HttpResponse:
+    """A friendly 404 that helps to find the right report, whatever DEBUG says."""
+    context = {"message": message, "lookup_form": lookup_form or LookupForm(), "reports": report_list(limit=5)}
+    return render(request, "404.html", context, status=404)
+
+
+def _result_context(report: Report, request: HttpRequest) -> dict:
+    if report.state != Report.State.COMPLETE:
+        return {}
+    parsed = pages.parsed_report(report=report)
+    query = pages.TableQuery.from_params(request.GET)
+    return {
+        "summary": parsed.summary,
+        "table": pages.report_table(frame=parsed.frame, query=query),
+        "quick_filters": pages.QUICK_FILTERS,
+        "page_sizes": pages.PAGE_SIZES,
+    }
+
+
+def _status_payload(report: Report) -> dict:
+    """What the progress bar needs, and where to go next."""
+    return {
+        "id": str(report.id),
+        "state": report.state,
+        "final": report.state in (Report.State.COMPLETE, Report.State.FAILED),
+        "progress": report.progress,
+        "percent": round(report.progress * 100),
+        "shards_done": report.shards_done,
+        "shards_total": report.shards_total,
+        "store_count": report.store_count,
+        "poll_count": report.poll_count,
+        "duration_seconds": report.duration_seconds,
+        "error": report.error,
+        "url": reverse("report", args=[report.id]),
+        "status_url": reverse("report-status", args=[report.id]),
+        "csv_url": reverse("report-csv", args=[report.id]),
+    }
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _csv_filename(report: Report) -> str:
+    stamp = f"{report.now:%Y%m%dT%H%M%SZ}-" if report.now else ""
+    return f"store-report-{stamp}{str(report.id)[:8]}.csv"
