@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from monitoring.models import Store
+from monitoring.refresh import start_web_refresher
 
 
 class Command(BaseCommand):
@@ -24,5 +25,7 @@ class Command(BaseCommand):
         if not no_sample and not Store.objects.exists():
             self.stdout.write(f"Empty database: loading the sample data from {settings.MONITORING_DATA_DIR}")
             call_command("runscript", "load", verbosity=options["verbosity"])
+        if start_web_refresher():
+            self.stdout.write(f"Refreshing {settings.MONITORING_DATA_DIR} every {settings.REFRESH_INTERVAL_SECONDS} s")
         self.stdout.write(self.style.SUCCESS(f"Serving at http://{host}:{port}/ (Ctrl-C stops it and its database)"))
         call_command("runserver", f"{host}:{port}", use_reloader=False)

@@ -1,0 +1,150 @@
+"""Validating the columns of a parsed source as whole arrays (SPEC 1).
+
+Each check looks at one column of every row at once and flags the rows that fail
+it; a row is rejected for the first failing column only (one reason per row, in
+the order of the checks). Python loops run over the rejected rows alone, or over
+the distinct timezone names. Pure pandas/pyarrow: no Django.
+"""
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+UTC_MICROS = pa.timestamp("us", tz="UTC")
+_TIME = r"^(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:\.(?P<f>\d{1,6}))?)?$"
+
+
+@dataclass
+class RowProblems:
+    """The outcome of validation: typed good rows, which rows they were, and why the others failed."""
+
+    good_rows: pa.Table
+    good_mask: np.ndarray
+    rejected: list[tuple[int, str, str]] = field(default_factory=list)  # (row index, column, reason)
+
+
+class _Checks:
+    def __init__(self, rows: int) -> None:
+        self.bad = np.zeros(rows, bool)
+        self.rejected: list[tuple[int, str, str]] = []
+
+    def flag(self, failed: np.ndarray, *, column: str, values: pa.Array, reason: str) -> None:
+        """Reject the rows in `failed` not rejected yet; `reason` may use {value!r}."""
+        new = np.flatnonzero(np.asarray(failed) & ~self.bad)
+        if not len(new):
+            return
+        for index, value in zip(new.tolist(), values.take(pa.array(new)).to_pylist()):
+            self.rejected.append((index, column, reason.format(value=value)))
+        self.bad[new] = True
+
+    def result(self, columns: dict[str, pa.Array]) -> RowProblems:
+        good = ~self.bad
+        table = pa.table(columns).filter(pa.array(good)) if self.bad.any() else pa.table(columns)
+        return RowProblems(good_rows=table, good_mask=good, rejected=self.rejected)
+
+
+def validate_columns(table: pa.Table, *, kind: str) -> RowProblems:
+    """Typed good rows of a polls, hours or timezones table of strings, and the rejected rows."""
+    checks = _Checks(table.num_rows)
+    store_ids = table.column("store_id").combine_chunks()
+    checks.flag(_is_blank(store_ids), column="store_id", values=store_ids, reason="empty store id")
+    validate = {"polls": _polls, "hours": _hours, "timezones": _timezones}[kind]
+    return checks.result({"store_id": store_ids, **validate(table, checks)})
+
+
+def _polls(table: pa.Table, checks: _Checks) -> dict[str, pa.Array]:
+    status = table.column("status").combine_chunks()
+    lowered = pc.utf8_lower(pc.utf8_trim_whitespace(status))
+    active = pc.equal(lowered, "active")
+    known = pc.or_(active, pc.equal(lowered, "inactive"))
+    checks.flag(_numpy(pc.invert(known)), column="status", values=status, reason="unknown status {value!r}")
+    stamps_text = table.column("timestamp_utc").combine_chunks()
+    stamps = parse_utc(stamps_text)
+    checks.flag(_numpy(stamps.is_null()), column="timestamp_utc", values=stamps_text, reason="unparsable timestamp {value!r}")
+    return {"timestamp": stamps, "active": active}
+
+
+def _hours(table: pa.Table, checks: _Checks) -> dict[str, pa.Array]:
+    day_text = table.column("day").combine_chunks()
+    trimmed = pc.utf8_trim_whitespace(day_text)
+    integer = pc.match_substring_regex(trimmed, r"^[+-]?\d{1,4}$")
+    day = pc.cast(pc.if_else(integer, trimmed, pa.scalar(None, pa.string())), pa.int16())
+    checks.flag(_numpy(pc.invert(integer)), column="day", values=day_text, reason="unparsable day {value!r}")
+    outside = pc.fill_null(pc.or_(pc.less(day, 0), pc.greater(day, 6)), False)
+    checks.flag(_numpy(outside), column="day", values=day_text, reason="day outside 0-6: {value!r}")
+    columns = {"weekday": pc.fill_null(day, 0)}
+    for column, name in (("start_time_local", "start_local"), ("end_time_local", "end_local")):
+        text = table.column(column).combine_chunks()
+        times = parse_local_times(text)
+        checks.flag(_numpy(times.is_null()), column=column, values=text, reason="unparsable time {value!r}")
+        columns[name] = times
+    return columns
+
+
+def _timezones(table: pa.Table, checks: _Checks) -> dict[str, pa.Array]:
+    text = table.column("timezone_str").combine_chunks()
+    names = pc.utf8_trim_whitespace(text)
+    valid = pa.array([name for name in pc.unique(names).to_pylist() if is_timezone_name(name)], pa.string())
+    known = pc.is_in(names, value_set=valid)
+    checks.flag(_numpy(pc.invert(known)), column="timezone_str", values=text, reason="unknown timezone name {value!r}")
+    return {"timezone": names}
+
+
+def parse_utc(text: pa.Array) -> pa.Array:
+    """UTC instants of SPEC 1's timestamp formats; null where the text is not one.
+
+    Fast path: the real files' 'YYYY-MM-DD HH:MM:SS.ffffff UTC' becomes an ISO 8601
+    text with 'Z' that pyarrow casts in C. Any other mix goes through pandas' ISO 8601
+    parser, which also reads naive times (taken as UTC), 'T', 'Z' and '+00:00'.
+    """
+    trimmed = pc.utf8_trim_whitespace(text)
+    if len(trimmed) and pc.all(pc.ends_with(trimmed, " UTC")).as_py():
+        zulu = pc.binary_join_element_wise(pc.utf8_slice_codeunits(trimmed, 0, -4), "Z", "")
+        try:
+            return pc.cast(zulu, UTC_MICROS, safe=False)
+        except pa.ArrowInvalid:
+            pass  # some row is not in the fast format: the general parser finds which
+    bare = pc.replace_substring_regex(trimmed, r"(?i)\s*UTC$", "").to_numpy(zero_copy_only=False)
+    stamps = pd.to_datetime(bare, format="ISO8601", utc=True, errors="coerce")
+    return pa.array(stamps.as_unit("us"), UTC_MICROS)
+
+
+def parse_local_times(text: pa.Array) -> pa.Array:
+    """'HH:MM[:SS[.ffffff]]' as canonical 'HH:MM:SS.ffffff' text; null where invalid."""
+    parts = pc.extract_regex(pc.utf8_trim_whitespace(text), _TIME)
+    hour, minute, second, fraction = (pc.struct_field(parts, name) for name in ("h", "m", "s", "f"))
+    second = pc.if_else(pc.equal(second, ""), "00", second)  # an absent optional group is ""
+    valid = pc.and_(
+        pc.less(pc.cast(hour, pa.int8()), 24),
+        pc.and_(pc.less(pc.cast(minute, pa.int8()), 60), pc.less(pc.cast(second, pa.int8()), 60)),
+    )
+    canonical = pc.binary_join_element_wise(
+        pc.utf8_lpad(hour, 2, "0"), ":", minute, ":", second, ".", pc.utf8_rpad(fraction, 6, "0"), ""
+    )
+    return pc.if_else(pc.fill_null(valid, False), canonical, pa.scalar(None, pa.string()))
+
+
+@lru_cache(maxsize=4096)
+def is_timezone_name(name: str) -> bool:
+    """Valid exactly when zoneinfo (the engine's clock, SPEC 3) knows the zone."""
+    if not name:
+        return False
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+def _is_blank(values: pa.Array) -> np.ndarray:
+    return _numpy(pc.equal(pc.utf8_trim_whitespace(values), ""))
+
+
+def _numpy(mask: pa.Array) -> np.ndarray:
+    return mask.to_numpy(zero_copy_only=False)

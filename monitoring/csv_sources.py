@@ -1,0 +1,255 @@
+"""Reading the three CSV sources (SPEC 1) into validated columns.
+
+A file's kind comes from its header. The body is split into records with their
+real line numbers (a quoted field may hold newlines), records of the wrong width or
+with bytes that are not UTF-8 are set aside, the rest is parsed by pyarrow in one
+call, and each column is validated as a whole. Every rejected row keeps its line,
+column, reason and raw text; the good rows come back as one pyarrow table.
+
+Pure numpy/pandas/pyarrow: no Django here, so parsing is testable on its own.
+"""
+from __future__ import annotations
+
+import csv
+import enum
+import gzip
+import io
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from monitoring.csv_columns import RowProblems, validate_columns
+
+
+class SourceKind(enum.StrEnum):
+    POLLS = "polls"
+    HOURS = "hours"
+    TIMEZONES = "timezones"
+
+
+# Canonical column -> the header names that mean it (matched after strip + lower case).
+_COLUMNS: dict[SourceKind, dict[str, tuple[str, ...]]] = {
+    SourceKind.POLLS: {"store_id": ("store_id",), "status": ("status",), "timestamp_utc": ("timestamp_utc",)},
+    SourceKind.HOURS: {
+        "store_id": ("store_id",),
+        "day": ("day", "dayofweek", "day_of_week"),
+        "start_time_local": ("start_time_local",),
+        "end_time_local": ("end_time_local",),
+    },
+    SourceKind.TIMEZONES: {"store_id": ("store_id",), "timezone_str": ("timezone_str",)},
+}
+_NEWLINE, _QUOTE, _COMMA, _CR = ord("\n"), ord('"'), ord(","), ord("\r")
+
+
+class SourceError(Exception):
+    """The file as a whole cannot be loaded (missing, empty, unknown header, ...)."""
+
+
+@dataclass(frozen=True)
+class Rejection:
+    line: int
+    column: str
+    reason: str
+    raw: str
+
+
+@dataclass(frozen=True)
+class Header:
+    kind: SourceKind
+    names: tuple[str, ...]  # as written in the file
+    columns: dict[str, int]  # canonical column -> position
+    end: int  # byte offset just past the header line
+
+    def name_of(self, column: str) -> str:
+        return self.names[self.columns[column]]
+
+
+@dataclass
+class ParsedSource:
+    """The good rows (canonical columns + `line`) and the rejected ones of one body."""
+
+    rows: pa.Table
+    rejections: list[Rejection] = field(default_factory=list)
+    rows_read: int = 0
+    # Past the last newline-terminated record: where a later tail read may start.
+    complete_end: int = 0
+    complete_lines: int = 0
+
+
+def is_compressed(path: Path) -> bool:
+    return path.name.lower().endswith(".gz")
+
+
+def read_bytes(path: Path, *, start: int = 0) -> bytes:
+    """The file's bytes from `start` (gzip files whole, decompressed)."""
+    try:
+        if is_compressed(path):
+            return gzip.decompress(path.read_bytes())
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            return handle.read()
+    except FileNotFoundError:
+        raise SourceError(f"{path}: no such file") from None
+    except (OSError, EOFError, zlib.error) as error:
+        raise SourceError(f"{path}: cannot be read ({error})") from None
+
+
+def parse_header(data: bytes, *, path: Path) -> Header:
+    """Recognise the file's kind from its first line (SPEC 1: by header, not by name)."""
+    if not data.strip():
+        raise SourceError(f"{path}: empty file (no header line)")
+    end = data.find(b"\n")
+    end = len(data) if end < 0 else end + 1
+    try:
+        line = data[:end].decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise SourceError(f"{path}: line 1: the header is not UTF-8 text") from None
+    names = tuple(next(csv.reader([line.rstrip("\r\n")])))
+    normalised = [name.strip().lower() for name in names]
+    for kind, spec in _COLUMNS.items():
+        columns = {}
+        for column, variants in spec.items():
+            found = [i for i, name in enumerate(normalised) if name in variants]
+            if len(found) > 1:
+                raise SourceError(f"{path}: line 1: column {column!r} appears {len(found)} times in the header")
+            if found:
+                columns[column] = found[0]
+        if len(columns) == len(spec):
+            return Header(kind=kind, names=names, columns=columns, end=end)
+    expected = "; ".join(f"{kind}: {', '.join(spec)}" for kind, spec in _COLUMNS.items())
+    raise SourceError(f"{path}: line 1: unknown header {','.join(names)!r} (expected the columns of {expected})")
+
+
+def parse_body(data: bytes, *, header: Header, first_line: int) -> ParsedSource:
+    """Parse and validate the records of `data` (no header), the first being line `first_line`."""
+    records = _split_records(data, first_line=first_line, width=len(header.names))
+    table = _read_table(records.clean_bytes(data), header=header, rows=len(records.lines))
+    problems = validate_columns(table, kind=header.kind)
+    rejections = records.rejections + _rejections(problems, records=records, data=data, header=header)
+    rejections.sort(key=lambda rejection: rejection.line)
+    good = problems.good_rows.append_column("line", pa.array(records.lines[problems.good_mask]))
+    return ParsedSource(
+        rows=good,
+        rejections=rejections,
+        rows_read=len(records.lines) + len(records.rejections),
+        complete_end=records.complete_end,
+        complete_lines=records.complete_lines,
+    )
+
+
+@dataclass
+class _Records:
+    """The well-formed records of a body: byte spans and first line numbers, in file order."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    lines: np.ndarray
+    dropped: list[tuple[int, int]]  # byte spans of malformed records, newline included
+    rejections: list[Rejection]
+    quoted: bool
+    complete_end: int
+    complete_lines: int
+
+    def clean_bytes(self, data: bytes) -> bytes:
+        if not self.dropped:
+            return data
+        keep = np.ones(len(data), bool)
+        for start, stop in self.dropped:
+            keep[start:stop] = False
+        return np.frombuffer(data, np.uint8)[keep].tobytes()
+
+    def raw(self, data: bytes, index: int) -> str:
+        return data[self.starts[index] : self.ends[index]].decode("utf-8", "replace")
+
+
+def _split_records(data: bytes, *, first_line: int, width: int) -> _Records:
+    """Record spans, line numbers and widths, found with whole-array numpy scans."""
+    buffer = np.frombuffer(data, np.uint8)
+    newlines = np.flatnonzero(buffer == _NEWLINE)
+    quoted = b'"' in data
+    # Inside quotes (odd count of quotes so far) a newline or comma is part of a value;
+    # a doubled quote "" toggles twice, so RFC 4180 escapes keep the parity right.
+    inside = (np.cumsum(buffer == _QUOTE, dtype=np.uint8) & 1).view(bool) if quoted else None
+    record_ends = newlines[~inside[newlines]] if quoted else newlines
+    commas = np.flatnonzero((buffer == _COMMA) & ~inside) if quoted else np.flatnonzero(buffer == _COMMA)
+    complete_end = int(record_ends[-1]) + 1 if len(record_ends) else 0
+    starts = np.concatenate([[0], record_ends + 1])
+    ends = np.concatenate([record_ends, [len(data)]])
+    lines = first_line + (np.searchsorted(newlines, starts) if quoted else np.arange(len(starts)))
+    next_starts = np.concatenate([starts[1:], [len(data)]])
+    ends = ends - ((ends > starts) & (buffer[np.maximum(ends - 1, 0)] == _CR))  # CRLF files
+    widths = 1 + np.searchsorted(commas, ends) - np.searchsorted(commas, starts)
+    blank = ends == starts
+    rejections, dropped = [], []
+    bad = np.flatnonzero(~blank & (widths != width))
+    for i in bad:
+        reason = f"wrong column count: expected {width} fields, found {widths[i]}"
+        rejections.append(Rejection(int(lines[i]), "", reason, data[starts[i] : ends[i]].decode("utf-8", "replace")))
+    undecodable = _undecodable(data, starts=starts, ends=ends, skip=set(bad.tolist()) | set(np.flatnonzero(blank)))
+    for i in undecodable:
+        text = data[starts[i] : ends[i]].decode("utf-8", "replace")
+        rejections.append(Rejection(int(lines[i]), "", "undecodable bytes: the row is not UTF-8 text", text))
+    for i in sorted(set(bad.tolist()) | set(undecodable)):
+        dropped.append((int(starts[i]), int(next_starts[i])))
+    good = ~blank
+    good[bad] = False
+    good[undecodable] = False
+    return _Records(
+        starts=starts[good],
+        ends=ends[good],
+        lines=lines[good].astype(np.int64),
+        dropped=dropped,
+        rejections=rejections,
+        quoted=quoted,
+        complete_end=complete_end,
+        complete_lines=int(np.searchsorted(newlines, complete_end)),
+    )
+
+
+def _undecodable(data: bytes, *, starts: np.ndarray, ends: np.ndarray, skip: set[int]) -> list[int]:
+    """Indices of records that are not valid UTF-8 (only records with non-ASCII bytes are decoded)."""
+    if data.isascii():
+        return []
+    high = np.flatnonzero(np.frombuffer(data, np.uint8) >= 0x80)
+    candidates = np.unique(np.searchsorted(starts, high, side="right") - 1)
+    found = []
+    for i in candidates.tolist():
+        if i in skip:
+            continue
+        try:
+            data[starts[i] : ends[i]].decode("utf-8")
+        except UnicodeDecodeError:
+            found.append(i)
+    return found
+
+
+def _read_table(body: bytes, *, header: Header, rows: int) -> pa.Table:
+    """The needed columns of the well-formed records, all as strings (validated later)."""
+    names = [f"c{i}" for i in range(len(header.names))]
+    wanted = {f"c{position}": column for column, position in header.columns.items()}
+    table = pacsv.read_csv(
+        io.BytesIO(body),
+        read_options=pacsv.ReadOptions(column_names=names),
+        parse_options=pacsv.ParseOptions(newlines_in_values=b'"' in body),
+        convert_options=pacsv.ConvertOptions(
+            include_columns=list(wanted),
+            column_types={name: pa.string() for name in wanted},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    if table.num_rows != rows:
+        # Only a quoting our record scan reads differently from pyarrow can get here.
+        raise SourceError(f"found {rows} records but parsed {table.num_rows} rows: check the file's quoting")
+    return table.rename_columns([wanted[name] for name in table.column_names])
+
+
+def _rejections(problems: RowProblems, *, records: _Records, data: bytes, header: Header) -> list[Rejection]:
+    return [
+        Rejection(int(records.lines[index]), header.name_of(column), reason, records.raw(data, index))
+        for index, column, reason in problems.rejected
+    ]

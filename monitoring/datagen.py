@@ -1,0 +1,174 @@
+"""The project's own dataset generator: realistic store-monitoring CSVs of any size.
+
+Business hours and timezones are the real 2023 files bundled gzipped in
+data/loop-2023/. The real polls file (about 1.85 million polls of about 14,000
+stores over one week) is too large to ship, so polls are synthesised with the
+same shape: roughly one poll per store per hour, a few minutes past the hour,
+with gaps, and outages that last a few hours (a two-state Markov chain).
+
+Deterministic: the same arguments always give byte-identical files. Each store's
+random draws come from its own stream, whatever the time window, so the polls of
+a window are exactly the matching polls of any wider window: one more hour of
+polls can be generated on its own and appended, like the real hourly feed.
+
+Pure pandas/numpy/pyarrow: no Django, so benchmarks and tools can use it directly.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+REAL_DIR = Path(__file__).resolve().parent.parent / "data" / "loop-2023"
+# The real data's first day and latest poll: the default window.
+START = pd.Timestamp("2023-01-18 00:00:00")
+END = pd.Timestamp("2023-01-25 18:13:22.479220")
+# Polls can be generated up to this long after END (the hourly refresh benchmark appends hours).
+HORIZON = pd.Timedelta(days=30)
+# Like the real data, about 6% of the polled stores appear in neither hours nor timezones.
+UNLISTED_SHARE = 0.06
+POLL_OFFSET_US = 15 * 60 * 1_000_000  # polls land in the first quarter of each hour
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    stores: int
+    polls: int
+    hours_rows: int
+    timezone_rows: int
+    files: tuple[Path, ...]
+
+
+def generate_dataset(
+    *,
+    out_dir: Path,
+    scale: float = 1.0,
+    seed: int = 2023,
+    start: pd.Timestamp = START,
+    end: pd.Timestamp = END,
+    compress: bool = False,
+) -> DatasetSummary:
+    """Write store_status.csv, menu_hours.csv and timezones.csv (".gz" added when compress) to out_dir.
+
+    `scale` is the share of the real store count (0.02: a few hundred stores; 3: three
+    times the stores under derived ids); polls are those with start <= timestamp < end (UTC).
+    """
+    if scale <= 0:
+        raise ValueError(f"scale must be positive, got {scale}")
+    if not start < end <= END + HORIZON:
+        raise ValueError(f"need start < end <= {END + HORIZON}, got {start} .. {end}")
+    hours, zones, ids = choose_stores(scale=scale, seed=seed)
+    polls = generate_polls(store_ids=ids, start=start, end=end, seed=seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    suffix = ".csv.gz" if compress else ".csv"
+    files = (out_dir / f"store_status{suffix}", out_dir / f"menu_hours{suffix}", out_dir / f"timezones{suffix}")
+    _write_csv(pa.Table.from_pandas(polls, preserve_index=False), files[0], compress=compress)
+    _write_csv(pa.Table.from_pandas(hours, preserve_index=False), files[1], compress=compress)
+    _write_csv(pa.Table.from_pandas(zones, preserve_index=False), files[2], compress=compress)
+    return DatasetSummary(len(ids), len(polls), len(hours), len(zones), files)
+
+
+def read_real_sources() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The bundled real business hours and timezones, store ids as 64-bit integers."""
+    hours = pd.read_csv(REAL_DIR / "menu_hours.csv.gz", dtype={"store_id": np.int64, "day": np.int64}).astype(
+        {"start_time_local": str, "end_time_local": str}
+    )
+    zones = pd.read_csv(REAL_DIR / "timezones.csv.gz", dtype={"store_id": np.int64, "timezone_str": str})
+    return hours, zones
+
+
+def choose_stores(*, scale: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Hours, timezones and the polled store ids for `scale` times the real store count."""
+    rng = np.random.default_rng(seed)
+    hours, zones = read_real_sources()
+    real_ids = np.array(sorted(set(hours.store_id) | set(zones.store_id)), dtype=np.int64)
+    unlisted = rng.integers(1, 2**62, size=int(len(real_ids) * UNLISTED_SHARE), dtype=np.int64)
+    base_ids = np.concatenate([real_ids, unlisted])
+    if scale <= 1:
+        keep = rng.random(len(base_ids)) < scale if scale < 1 else np.ones(len(base_ids), bool)
+        ids = base_ids[keep]
+        return hours[hours.store_id.isin(ids)], zones[zones.store_id.isin(ids)], ids
+    # Beyond the real count: replicas of every store under stable derived ids.
+    all_hours, all_zones, all_ids = [hours], [zones], [base_ids]
+    for copy in range(1, int(np.ceil(scale))):
+        mapping = pd.Series([_derived_id(int(base), copy) for base in base_ids], index=base_ids)
+        all_hours.append(hours.assign(store_id=hours.store_id.map(mapping)))
+        all_zones.append(zones.assign(store_id=zones.store_id.map(mapping)))
+        all_ids.append(mapping.to_numpy(dtype=np.int64))
+    return pd.concat(all_hours), pd.concat(all_zones), np.concatenate(all_ids)
+
+
+def generate_polls(*, store_ids: np.ndarray, start: pd.Timestamp, end: pd.Timestamp, seed: int) -> pd.DataFrame:
+    """Polls in [start, end) as the real file has them: store_id, status, timestamp_utc, unsorted."""
+    hours = pd.date_range(START.floor("h"), END.ceil("h") + HORIZON, freq="h").values
+    window = (start.to_datetime64(), end.to_datetime64())
+    parts = [_store_polls(int(store_id), hours=hours, window=window, seed=seed) for store_id in store_ids]
+    ids = np.concatenate([np.full(len(ts), store_id, np.int64) for store_id, (ts, _) in zip(store_ids, parts)])
+    stamps = np.concatenate([ts for ts, _ in parts]).astype("datetime64[us]")
+    up = np.concatenate([up for _, up in parts])
+    order = np.random.default_rng(seed).permutation(len(ids))  # the real file is unsorted
+    return pd.DataFrame(
+        {
+            "store_id": ids[order],
+            "status": np.where(up[order], "active", "inactive"),
+            "timestamp_utc": _format_utc(stamps[order]),
+        }
+    )
+
+
+def _store_polls(store_id: int, *, hours: np.ndarray, window: tuple, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """One store's poll times and states; the draws depend only on (seed, store_id)."""
+    r = np.random.default_rng([seed, store_id & 0x7FFFFFFF, store_id >> 31])
+    n = len(hours)
+    coverage = r.beta(6, 2)  # share of hours with a poll, mean 0.75
+    p_fail = r.beta(1, 40)  # hourly chance to go down, mean ~2.4%
+    p_back = r.beta(4, 6)  # hourly chance to come back, mean 0.4
+    if r.random() < 0.01:  # a few stores that are mostly down
+        p_fail, p_back = 0.5, 0.05
+    # Alternate up and down runs of geometric length.
+    runs = np.empty(2 * n, np.int64)
+    runs[0::2] = r.geometric(p_fail, n)
+    runs[1::2] = r.geometric(p_back, n)
+    starts_up = r.random() > 0.05
+    # Hour k lies in run number searchsorted(run ends, k): even runs have the first state.
+    run_of_hour = np.searchsorted(np.cumsum(runs), np.arange(n), side="right")
+    up = (run_of_hour % 2 == 0) == starts_up
+    has_poll = r.random(n) < coverage
+    stamps = hours + r.integers(0, POLL_OFFSET_US, n).astype("timedelta64[us]")
+    keep = has_poll & (stamps >= window[0]) & (stamps < window[1])
+    return stamps[keep], up[keep]
+
+
+def _format_utc(stamps: np.ndarray) -> pd.Series:
+    """'2023-01-22 12:09:39.388884 UTC', the real file's format, without a per-row Python loop."""
+    iso = pa.array(np.datetime_as_string(stamps, unit="us"))
+    text = pc.binary_join_element_wise(pc.replace_substring(iso, "T", " "), " UTC", "")
+    return text.to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def _derived_id(base: int, copy: int) -> int:
+    """A stable 63-bit store id for the copy-th replica of a real store."""
+    digest = hashlib.blake2b(f"{base}:{copy}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
+def _write_csv(table: pa.Table, path: Path, *, compress: bool) -> None:
+    # pyarrow quotes header names whatever the style: the real files' plain header is written by hand.
+    header = (",".join(table.column_names) + "\n").encode()
+    options = pacsv.WriteOptions(include_header=False, quoting_style="none")
+    with open(path, "wb") as raw:
+        if not compress:
+            raw.write(header)
+            pacsv.write_csv(table, raw, write_options=options)
+            return
+        # mtime=0 keeps the gzip bytes identical from run to run.
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as packed:
+            packed.write(header)
+            pacsv.write_csv(table, packed, write_options=options)

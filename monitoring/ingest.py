@@ -1,0 +1,248 @@
+"""Ingestion service: CSV files -> validated columns -> COPY -> one set-based upsert per file.
+
+`ingest_paths` loads files and folders under a PostgreSQL advisory lock (two loads
+never interleave), each file in one transaction (a crash leaves no partial file),
+and returns per-file counts and rejected rows. A file already loaded is skipped when
+unchanged, and read from where the last load stopped when it only grew (SPEC 1,
+docs/ingestion.md).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from monitoring import ingest_sql
+from monitoring.csv_sources import ParsedSource, Rejection, SourceError, SourceKind, parse_body, parse_header, read_bytes
+from monitoring.ingest_plan import LoadPlan, plan_load
+from monitoring.models import IngestRun, RejectedRow
+
+logger = logging.getLogger(__name__)
+
+# Advisory lock keys (any fixed 64-bit numbers): one for loads, one for the refresher.
+LOAD_LOCK_KEY = 7_305_014_482_111_001
+RAW_TEXT_LIMIT = 1000  # characters of a rejected row kept for the report
+PROGRESS_EVERY_SECONDS = 2.0
+PROGRESS_MIN_ROWS = 100_000  # smaller files load too fast for progress lines to help
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class FileResult:
+    """What loading one file did (or why it could not)."""
+
+    path: Path
+    kind: str = ""
+    mode: str = "full"  # full, tail (only new lines), skipped (unchanged), failed
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    duplicates: int = 0
+    stores_created: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+    error: str = ""
+    seconds: float = 0.0
+
+    @property
+    def rejected(self) -> int:
+        return len(self.rejections)
+
+    @property
+    def ok(self) -> bool:
+        return self.mode != "failed"
+
+
+def ingest_paths(
+    *, paths: Sequence[Path], strict: bool = False, full: bool = False, progress: Progress | None = None
+) -> list[FileResult]:
+    """Load every CSV file named (folders: their *.csv and *.csv.gz files), one transaction each."""
+    files, results = discover_files(paths)
+    with load_lock(progress=progress):
+        for path in files:
+            results.append(ingest_file(path=path, strict=strict, full=full, progress=progress))
+    return results
+
+
+def discover_files(paths: Sequence[Path]) -> tuple[list[Path], list[FileResult]]:
+    """The files to load, and a failed result for each path that names none."""
+    files, missing = [], []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.name.lower().endswith((".csv", ".csv.gz")))
+            files.extend(found)
+            if not found:
+                missing.append(FileResult(path=path, mode="failed", error=f"{path}: no .csv or .csv.gz file in this folder"))
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append(FileResult(path=path, mode="failed", error=f"{path}: no such file or folder"))
+    return files, missing
+
+
+@contextmanager
+def load_lock(*, progress: Progress | None) -> Iterator[None]:
+    """Session advisory lock for the whole load: a second load waits for the first."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOAD_LOCK_KEY])
+        if not cursor.fetchone()[0]:
+            _say(progress, "another load is running: waiting for it to finish")
+            cursor.execute("SELECT pg_advisory_lock(%s)", [LOAD_LOCK_KEY])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [LOAD_LOCK_KEY])
+
+
+def ingest_file(*, path: Path, strict: bool, full: bool, progress: Progress | None) -> FileResult:
+    started = time.monotonic()
+    result = FileResult(path=path)
+    try:
+        plan = plan_load(path=path, full=full)
+        result.kind, result.mode = plan.kind, plan.mode
+        if plan.mode == "skipped":
+            _record_skip(plan)
+        else:
+            parsed = _parse(plan, result=result, progress=progress)
+            if strict and parsed.rejections:
+                raise SourceError(f"{path}: {len(parsed.rejections)} rejected rows and --strict: nothing loaded")
+            _write(plan, parsed, result=result, progress=progress)
+    except (SourceError, DatabaseError) as error:
+        result.mode, result.error = "failed", str(error).strip()
+        _record_failure(path=path, result=result)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _parse(plan: LoadPlan, *, result: FileResult, progress: Progress | None) -> ParsedSource:
+    started = time.monotonic()
+    data = read_bytes(plan.path, start=plan.start)
+    header = parse_header(data, path=plan.path) if plan.start == 0 else plan.header
+    head, body = (data[: header.end], data[header.end :]) if plan.start == 0 else (b"", data)
+    try:
+        parsed = parse_body(body, header=header, first_line=plan.first_line)
+    except SourceError as error:
+        raise SourceError(f"{plan.path}: {error}") from None
+    result.kind, result.rows_read, result.rejections = header.kind, parsed.rows_read, parsed.rejections
+    plan.finish(header=header, head=head, body=body, parsed=parsed)
+    if parsed.rows_read >= PROGRESS_MIN_ROWS:
+        _say(progress, f"{plan.path.name}: read {parsed.rows_read:,} rows{_rate(parsed.rows_read, started)}")
+    return parsed
+
+
+def _write(plan: LoadPlan, parsed: ParsedSource, *, result: FileResult, progress: Progress | None) -> None:
+    started = time.monotonic()
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Durability of a load is settled by its IngestRun row: a crash before the
+        # WAL flush only means the next round loads the file again.
+        cursor.execute("SET LOCAL synchronous_commit = off")
+        counts = _write_rows(cursor, kind=plan.kind, parsed=parsed, progress=_copy_progress(plan, progress))
+        for name in ("inserted", "updated", "unchanged", "deleted", "duplicates", "stores_created"):
+            setattr(result, name, getattr(counts, name))
+        run = _save_run(plan, result=result, succeeded=True)
+        _save_rejections(cursor, run=run, rejections=result.rejections)
+    if len(parsed.rows) >= PROGRESS_MIN_ROWS:
+        _say(progress, f"{plan.path.name}: stored {len(parsed.rows):,} rows{_rate(len(parsed.rows), started)}")
+
+
+def _write_rows(cursor, *, kind: str, parsed: ParsedSource, progress) -> ingest_sql.WriteCounts:
+    if kind == SourceKind.POLLS:
+        return ingest_sql.write_polls(cursor, rows=parsed.rows, progress=progress)
+    if kind == SourceKind.HOURS:
+        return ingest_sql.write_hours(cursor, rows=parsed.rows)
+    return ingest_sql.write_timezones(cursor, rows=parsed.rows)
+
+
+def _save_run(plan: LoadPlan, *, result: FileResult, succeeded: bool) -> IngestRun:
+    return IngestRun.objects.create(
+        path=str(plan.path),
+        kind=result.kind,
+        finished_at=timezone.now(),
+        succeeded=succeeded,
+        rows_read=result.rows_read,
+        inserted=result.inserted,
+        updated=result.updated,
+        unchanged=result.unchanged,
+        rejected=result.rejected,
+        error=result.error,
+        file_size=plan.size,
+        file_mtime_ns=plan.mtime_ns,
+        head_sha256=plan.loaded_sha256,
+        bytes_loaded=plan.bytes_loaded,
+        lines_loaded=plan.lines_loaded,
+    )
+
+
+def _save_rejections(cursor, *, run: IngestRun, rejections: list[Rejection]) -> None:
+    """All rejected rows of a run in one COPY, however many."""
+    if not rejections:
+        return
+    table = pa.table(
+        {
+            "run_id": pa.array([run.pk] * len(rejections), pa.int64()),
+            "line": pa.array([r.line for r in rejections], pa.int64()),
+            "column": [r.column for r in rejections],
+            "reason": [r.reason for r in rejections],
+            # PostgreSQL text cannot hold NUL characters.
+            "raw": [r.raw[:RAW_TEXT_LIMIT].replace("\x00", "\ufffd") for r in rejections],
+        }
+    )
+    sql = f'COPY {RejectedRow._meta.db_table} (run_id, line, "column", reason, raw) FROM STDIN WITH (FORMAT csv)'
+    ingest_sql.copy_table(cursor, sql=sql, table=table)
+
+
+def _record_skip(plan: LoadPlan) -> None:
+    if plan.touched:  # same bytes under a new mtime: remember it, so the next round is a stat() only
+        with transaction.atomic():
+            _save_run(plan, result=FileResult(path=plan.path, kind=plan.kind, mode="skipped"), succeeded=True)
+
+
+def _record_failure(*, path: Path, result: FileResult) -> None:
+    """Keep a trace of a failed file after its transaction rolled back (best effort)."""
+    logger.warning("%s", result.error)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            run = IngestRun.objects.create(
+                path=str(path), kind=result.kind, finished_at=timezone.now(), succeeded=False,
+                rows_read=result.rows_read, rejected=result.rejected, error=result.error,
+            )
+            _save_rejections(cursor, run=run, rejections=result.rejections)
+    except DatabaseError as error:
+        logger.warning("could not record the failed load of %s: %s", path, error)
+
+
+def _copy_progress(plan: LoadPlan, progress: Progress | None):
+    """Periodic 'rows copied, rows/s' lines during a long COPY."""
+    if progress is None:
+        return None
+    started, last = time.monotonic(), [time.monotonic()]
+
+    def report(rows: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_EVERY_SECONDS:
+            last[0] = now
+            progress(f"{plan.path.name}: copied {rows:,} rows{_rate(rows, started)}")
+
+    return report
+
+
+def _rate(rows: int, started: float) -> str:
+    seconds = time.monotonic() - started
+    return f" in {seconds:.1f} s ({rows / seconds:,.0f} rows/s)" if seconds > 0 else ""
+
+
+def _say(progress: Progress | None, message: str) -> None:
+    if progress is not None:
+        progress(message)
+    logger.debug(message)
+

@@ -1,0 +1,112 @@
+"""Deciding how much of a file to read: nothing, only its new lines, or all of it.
+
+The last successful IngestRun of a path remembers the file's size and mtime and
+the SHA-256 of the bytes loaded (up to the last complete line). Same size and
+mtime: skip. The file grew and its loaded prefix still hashes the same: the old
+lines are untouched, so only the new ones are parsed, their line numbers
+continuing. Anything else (rewritten, truncated, gzip, --full): a full load.
+Hours and timezone files are always re-read whole when they change, since each
+is the full truth for the stores it names.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from monitoring.csv_sources import Header, ParsedSource, SourceError, SourceKind, is_compressed, parse_header
+from monitoring.models import IngestRun
+
+HASH_CHUNK = 4 << 20
+HEADER_CHUNK = 64 << 10
+
+
+@dataclass
+class LoadPlan:
+    path: Path
+    size: int
+    mtime_ns: int
+    kind: str = ""
+    mode: str = "full"  # full, tail or skipped
+    start: int = 0  # first byte to read
+    first_line: int = 2  # line number of the first record read (the header is line 1)
+    header: Header | None = None  # known in advance for a tail read
+    touched: bool = False  # skipped although the mtime changed: the content is the same
+    hasher: "hashlib._Hash" = field(default_factory=hashlib.sha256)
+    loaded_sha256: str = ""
+    bytes_loaded: int = 0
+    lines_loaded: int = 0
+
+    def finish(self, *, header: Header, head: bytes, body: bytes, parsed: ParsedSource) -> None:
+        """Remember what of the file is now loaded: up to the last newline-terminated line."""
+        self.kind = header.kind
+        if is_compressed(self.path) or (self.start == 0 and not head.endswith(b"\n")):
+            return  # a gzip file, or a lone header line: reloaded whole when it changes
+        self.hasher.update(head)
+        self.hasher.update(memoryview(body)[: parsed.complete_end])
+        self.loaded_sha256 = self.hasher.hexdigest()
+        self.bytes_loaded = self.start + len(head) + parsed.complete_end
+        self.lines_loaded = self.first_line - 1 + parsed.complete_lines
+
+
+def plan_load(*, path: Path, full: bool) -> LoadPlan:
+    path = path.resolve()
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise SourceError(f"{path}: no such file") from None
+    plan = LoadPlan(path=path, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+    last = None if full else last_successful_run(path)
+    if last is None:
+        return plan
+    plan.kind = last.kind
+    if (last.file_size, last.file_mtime_ns) == (plan.size, plan.mtime_ns):
+        return _skip(plan, last, touched=False)
+    if is_compressed(path) or not last.bytes_loaded or plan.size < last.bytes_loaded:
+        return plan
+    if prefix_digest(path, size=last.bytes_loaded, hasher=plan.hasher) != last.head_sha256:
+        plan.hasher = hashlib.sha256()
+        return plan
+    if plan.size == last.bytes_loaded:
+        return _skip(plan, last, touched=True)
+    if last.kind != SourceKind.POLLS:
+        plan.hasher = hashlib.sha256()
+        return plan
+    plan.mode, plan.start, plan.first_line = "tail", last.bytes_loaded, last.lines_loaded + 1
+    plan.header = parse_header(read_head(path), path=path)
+    return plan
+
+
+def last_successful_run(path: Path) -> IngestRun | None:
+    return IngestRun.objects.filter(path=str(path), succeeded=True).order_by("-started_at", "-id").first()
+
+
+def prefix_digest(path: Path, *, size: int, hasher) -> str:
+    """Feed the first `size` bytes of the file to `hasher` in chunks; its hex digest."""
+    with open(path, "rb") as handle:
+        remaining = size
+        while remaining > 0:
+            chunk = handle.read(min(HASH_CHUNK, remaining))
+            if not chunk:
+                break
+            hasher.update(chunk)
+            remaining -= len(chunk)
+    return hasher.copy().hexdigest()
+
+
+def read_head(path: Path) -> bytes:
+    """The file's first line (its header), however long."""
+    with open(path, "rb") as handle:
+        head = handle.read(HEADER_CHUNK)
+        while b"\n" not in head:
+            chunk = handle.read(HEADER_CHUNK)
+            if not chunk:
+                break
+            head += chunk
+    return head
+
+
+def _skip(plan: LoadPlan, last: IngestRun, *, touched: bool) -> LoadPlan:
+    plan.mode, plan.touched = "skipped", touched
+    plan.loaded_sha256, plan.bytes_loaded, plan.lines_loaded = last.head_sha256, last.bytes_loaded, last.lines_loaded
+    return plan

@@ -1,0 +1,108 @@
+"""The hourly refresher: re-ingest the data folder on a schedule, as the sources grow.
+
+It runs as `manage.py refresh` (a loop that stops cleanly on SIGTERM) or, with
+settings.REFRESH_IN_WEB, as a daemon thread of the web server. However many run,
+only one works at a time: a round first takes a PostgreSQL advisory lock and a
+round that cannot get it is skipped. A round where nothing changed costs a stat()
+per file; a polls file that only grew costs its new lines (monitoring/ingest_plan.py).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connection
+
+from monitoring.ingest import FileResult, ingest_paths
+from monitoring.ingest_report import round_line
+
+logger = logging.getLogger(__name__)
+
+REFRESH_LOCK_KEY = 7_305_014_482_111_002
+_web_thread_guard = threading.Lock()
+_web_thread: threading.Thread | None = None
+
+
+@dataclass
+class RoundOutcome:
+    """One round: the files it loaded, or why it did not run."""
+
+    results: list[FileResult] = field(default_factory=list)
+    skipped_reason: str = ""  # set when another refresher held the lock, or the round crashed
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.skipped_reason) or any(not r.ok for r in self.results)
+
+    def line(self) -> str:
+        if self.skipped_reason:
+            return f"refresh round skipped: {self.skipped_reason}"
+        return f"refresh round: {round_line(self.results)}"
+
+
+def refresh_round(*, data_dir: Path | None = None, full: bool = False) -> RoundOutcome:
+    """Ingest the data folder once, unless another refresher is working right now."""
+    started = time.monotonic()
+    close_old_connections()  # a connection the database dropped since the last round is replaced
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [REFRESH_LOCK_KEY])
+            if not cursor.fetchone()[0]:
+                return RoundOutcome(skipped_reason="another refresher is working")
+        try:
+            results = ingest_paths(paths=[data_dir or settings.MONITORING_DATA_DIR], full=full)
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [REFRESH_LOCK_KEY])
+    except DatabaseError as error:
+        # The database may be restarting: report it and try again next round.
+        return RoundOutcome(skipped_reason=f"database error: {error}".strip(), seconds=time.monotonic() - started)
+    return RoundOutcome(results=results, seconds=time.monotonic() - started)
+
+
+def run_refresher(
+    *,
+    stop: threading.Event,
+    interval: float,
+    on_round: Callable[[RoundOutcome], None],
+    data_dir: Path | None = None,
+    full_first: bool = False,
+    once: bool = False,
+) -> None:
+    """Rounds every `interval` seconds (first one at once) until `stop` is set."""
+    full = full_first
+    while not stop.is_set():
+        on_round(refresh_round(data_dir=data_dir, full=full))
+        full = False
+        if once or stop.wait(interval):
+            return
+
+
+def start_web_refresher() -> threading.Thread | None:
+    """Start the refresher as a daemon thread of this web process, once, if settings ask for it."""
+    global _web_thread
+    if not settings.REFRESH_IN_WEB:
+        return None
+    with _web_thread_guard:
+        if _web_thread is None or not _web_thread.is_alive():
+            _web_thread = threading.Thread(
+                target=run_refresher,
+                kwargs={"stop": threading.Event(), "interval": settings.REFRESH_INTERVAL_SECONDS, "on_round": _log_round},
+                name="monitoring-refresher",
+                daemon=True,
+            )
+            _web_thread.start()
+    return _web_thread
+
+
+def _log_round(outcome: RoundOutcome) -> None:
+    logger.log(logging.WARNING if outcome.failed else logging.INFO, "%s", outcome.line())
+    for result in outcome.results:
+        if not result.ok:
+            logger.warning("%s", result.error)

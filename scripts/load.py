@@ -1,0 +1,71 @@
+"""`manage.py runscript load`: load the CSV sources (SPEC 1) into the database.
+
+    manage.py runscript load                               every CSV of settings.MONITORING_DATA_DIR
+    manage.py runscript load --script-args PATH [PATH ...] these files or folders
+    manage.py runscript load --script-args "--strict PATH" options go inside one quoted argument
+                                                           (or --script-args=--strict alone)
+    manage.py runscript load -v 0                          quiet: errors only
+
+Prints a line of counts per file and the first rejected rows, and writes a log and
+the CSV of all rejected rows to settings.MONITORING_LOG_DIR. Exit code 1 when a file
+could not be loaded (missing, empty, unknown header, or rejected rows with --strict).
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import CommandError, OutputWrapper
+from django.core.management.color import color_style
+
+from monitoring.ingest import ingest_paths
+from monitoring.ingest_report import LoadLog, rejection_lines, runscript_verbosity, summary_line
+
+REJECTIONS_SHOWN = 10
+
+
+def run(*script_args: str) -> None:
+    options = _parse(script_args)
+    verbosity = runscript_verbosity.get()
+    stdout, stderr, style = OutputWrapper(sys.stdout), OutputWrapper(sys.stderr), color_style()
+    log = LoadLog(log_dir=settings.MONITORING_LOG_DIR, prefix="load")
+
+    def say(line: str) -> None:
+        log.write(line)
+        if verbosity > 0:
+            stdout.write(line)
+
+    paths = options.paths or [settings.MONITORING_DATA_DIR]
+    say(f"Loading {', '.join(str(p) for p in paths)}{' (strict)' if options.strict else ''}")
+    results = ingest_paths(paths=paths, strict=options.strict, full=options.full, progress=say)
+    for result in results:
+        say(summary_line(result))
+        for line in rejection_lines(result, limit=REJECTIONS_SHOWN if verbosity < 2 else result.rejected):
+            say(line)
+    if log.write_rejections(results):
+        say(f"Rejected rows and their reasons: {log.rejected_path}")
+    failed = [r for r in results if not r.ok]
+    if failed:
+        for result in failed:
+            stderr.write(style.ERROR(result.error))
+        raise CommandError(f"{len(failed)} of {len(results)} files could not be loaded (log: {log.path})", returncode=1)
+    say(f"Done. Log: {log.path}")
+
+
+def _parse(script_args: tuple[str, ...]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="manage.py runscript load --script-args", add_help=False, exit_on_error=False)
+    parser.add_argument("paths", nargs="*", type=Path, help="CSV files (.csv or .csv.gz) or folders of them")
+    parser.add_argument("--strict", action="store_true", help="a file with any rejected row loads nothing")
+    parser.add_argument("--full", action="store_true", help="re-read files whole even if unchanged or only grown")
+    # Each argument may hold several words, so options can pass through runscript's own parser.
+    words = [word for argument in script_args for word in shlex.split(argument)]
+    try:
+        options, unknown = parser.parse_known_args(words)
+    except argparse.ArgumentError as error:
+        raise CommandError(f"load: {error}", returncode=2) from None
+    if unknown:
+        raise CommandError(f"load: unknown option(s) {' '.join(unknown)} (known: --strict, --full)", returncode=2)
+    return options
