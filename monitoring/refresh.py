@@ -49,7 +49,8 @@ class RoundOutcome:
 def refresh_round(*, data_dir: Path | None = None, full: bool = False) -> RoundOutcome:
     """Ingest the data folder once, unless another refresher is working right now."""
     started = time.monotonic()
-    close_old_connections()  # a connection the database dropped since the last round is replaced
+    if not connection.in_atomic_block:  # (a caller's transaction, e.g. a test's, is left alone)
+        close_old_connections()  # a connection the database dropped since the last round is replaced
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_try_advisory_lock(%s)", [REFRESH_LOCK_KEY])
