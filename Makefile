@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test stop-db reset-db venv bench
+.PHONY: run test stop-db reset-db venv bench worker
 
 # The virtualenv is rebuilt only when a requirements file changes.
 $(BIN)/.installed: requirements.txt requirements-dev.txt
@@ -21,6 +21,11 @@ venv: $(BIN)/.installed
 # with the bundled sample data loaded when the database is empty.
 run: venv
 	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
+
+# A Celery worker for REPORT_RUNNER=celery (same DATABASE_URL and CELERY_BROKER_URL as the web app);
+# it runs one process per core; start more on other machines to scale out (docs/architecture.md).
+worker: venv
+	$(BIN)/celery -A monitoring.celery_app worker --loglevel INFO
 
 # The whole test suite, against real PostgreSQL.
 test: venv

@@ -50,8 +50,11 @@ class StatusPoll(models.Model):
     class Meta:
         ordering = ["store", "timestamp"]
         constraints = [
-            # Also the index for one store's polls in a time range.
-            models.UniqueConstraint(fields=["store", "timestamp"], name="one_poll_per_store_and_time"),
+            # Also the index for one store's polls in a time range. Carrying the
+            # status makes a report shard's read an index-only scan per store.
+            models.UniqueConstraint(
+                fields=["store", "timestamp"], include=["active"], name="one_poll_per_store_and_time"
+            ),
         ]
         # All stores' polls in [now - 14 days, now] and the latest poll (default `now`).
         indexes = [models.Index(fields=["timestamp"], name="poll_timestamp")]
