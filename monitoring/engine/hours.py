@@ -25,21 +25,21 @@ _DAYS_AFTER_NOW = 1
 
 def open_time(*, stores: StoreTable, hours: pd.DataFrame, span: Span) -> OpenTime:
     """Every store's merged open intervals inside [origin, now + 1 us), as lane keys."""
-    ranks = stores.ranks_of(hours["store"].to_numpy())
-    known = ranks >= 0
+    lanes = stores.lanes_of(hours["store"].to_numpy())
+    known = lanes >= 0
     weekday, start_us, end_us = _checked_hours(hours, known)
-    rank, local_start, local_end = _local_intervals(
-        ranks=ranks[known], weekday=weekday, start_us=start_us, end_us=end_us, span=span
+    lane, local_start, local_end = _local_intervals(
+        lanes=lanes[known], weekday=weekday, start_us=start_us, end_us=end_us, span=span
     )
-    zone_codes = stores.zone_codes[rank]
+    zone_codes = stores.zone_codes[lane]
     utc_start = local_to_utc(local_us=local_start, zone_codes=zone_codes, zone_names=stores.zone_names)
     utc_end = local_to_utc(local_us=local_end, zone_codes=zone_codes, zone_names=stores.zone_names)
     # A local interval can come out reversed in UTC: [02:30, 03:10) on a day
     # clocks spring forward at 02:00 maps to [03:30, 03:10) local daylight time.
     # Such an interval is empty; from_intervals drops it.
-    starts = _lane_keys(rank, utc_start, span)
-    ends = _lane_keys(rank, utc_end, span)
-    always_open = np.flatnonzero(np.bincount(rank, minlength=len(stores)) == 0)
+    starts = _lane_keys(lane, utc_start, span)
+    ends = _lane_keys(lane, utc_end, span)
+    always_open = np.flatnonzero(np.bincount(lane, minlength=len(stores)) == 0)
     starts = np.concatenate([starts, always_open * span.lane])
     ends = np.concatenate([ends, always_open * span.lane + span.end_tick])
     return OpenTime.from_intervals(starts, ends)
@@ -58,9 +58,9 @@ def _checked_hours(hours: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, n
 
 
 def _local_intervals(
-    *, ranks: np.ndarray, weekday: np.ndarray, start_us: np.ndarray, end_us: np.ndarray, span: Span
+    *, lanes: np.ndarray, weekday: np.ndarray, start_us: np.ndarray, end_us: np.ndarray, span: Span
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rank, local start, local end) for each hours row on each matching local date.
+    """(lane, local start, local end) for each hours row on each matching local date.
 
     Local times are microseconds since 1970-01-01 00:00 on the store's wall clock.
     """
@@ -69,15 +69,15 @@ def _local_intervals(
     # The first date of each row's weekday, then every 7th date after it.
     row_first_day = first_day + (weekday - (first_day + _THURSDAY)) % 7
     dates = np.maximum((last_day - row_first_day) // 7 + 1, 0)
-    row = np.repeat(np.arange(ranks.size), dates)
+    row = np.repeat(np.arange(lanes.size), dates)
     week = np.arange(row.size) - np.repeat(np.cumsum(dates) - dates, dates)
     midnight = (row_first_day[row] + 7 * week) * MICROSECONDS_PER_DAY
     start, end = start_us[row], end_us[row]
     # end < start runs past midnight; end == start is a full 24 hours (SPEC 3).
     next_day = np.where(end <= start, MICROSECONDS_PER_DAY, 0)
-    return ranks[row], midnight + start, midnight + next_day + end
+    return lanes[row], midnight + start, midnight + next_day + end
 
 
-def _lane_keys(rank: np.ndarray, utc_us: np.ndarray, span: Span) -> np.ndarray:
+def _lane_keys(lane: np.ndarray, utc_us: np.ndarray, span: Span) -> np.ndarray:
     ticks = np.clip(span.ticks(utc_us), 0, span.end_tick)
-    return rank * span.lane + ticks
+    return lane * span.lane + ticks

@@ -2,6 +2,9 @@
 
 An observation is a poll of a reported store with timestamp in [now - 14 days, now]
 (both ends included) that lies inside one of the store's open intervals.
+
+Polls are the one big input (millions of rows), so this module works on a
+single int64 array in place wherever it can.
 """
 from __future__ import annotations
 
@@ -22,41 +25,45 @@ class Observations:
 
 
 def observations(*, stores: StoreTable, polls: pd.DataFrame, span: Span, open_time: OpenTime) -> Observations:
-    packed = _packed_polls(stores=stores, polls=polls, span=span)
-    # Sorted input (say, ORDER BY store, timestamp) skips the sort's cost.
-    if packed.size > 1 and np.any(packed[1:] < packed[:-1]):
-        packed.sort()
-    active = (packed & 1).astype(bool)
-    keys = packed - active
-    del packed
+    keys = _packed_polls(stores=stores, polls=polls, span=span)
+    # Polls read in (store, timestamp) order arrive sorted: skip the sort's cost.
+    if keys.size > 1 and np.any(keys[1:] < keys[:-1]):
+        keys.sort()
+    active = np.empty(keys.size, dtype=bool)
+    np.bitwise_and(keys, 1, out=active, casting="unsafe")
+    np.bitwise_and(keys, ~1, out=keys)
+    keep = open_time.contains_sorted(keys)
     # Two polls of one store at one instant cannot come from the database; if
     # they come anyway, the sort put the inactive one first and only the last,
     # active, one is kept, whatever the input's row order.
-    keep = np.ones(keys.size, dtype=bool)
-    keep[:-1] = keys[1:] != keys[:-1]
-    keep &= open_time.contains(keys)
+    keep[:-1] &= keys[1:] != keys[:-1]
+    if keep.all():
+        return Observations(keys=keys, active=active)
     return Observations(keys=keys[keep], active=active[keep])
 
 
 def _packed_polls(*, stores: StoreTable, polls: pd.DataFrame, span: Span) -> np.ndarray:
     """Lane key of each poll in the span, with its status in the lowest bit.
 
-    Keys of polls are whole microseconds, i.e. even tick counts, so the lowest
-    bit is free: packing the status there lets one plain int64 sort order the
-    polls by store, time and status, which is several times cheaper than an
-    argsort that carries the status along.
+    Lanes are even and so are the ticks of whole microseconds, so a poll's key
+    is even and its lowest bit is free: packing the status there lets one plain
+    int64 sort order the polls by store, time and status, several times cheaper
+    than an argsort that carries the status along.
     """
-    instants = column_microseconds(polls["ts"])
-    ranks = stores.ranks_of(polls["store"].to_numpy())
-    wanted = (ranks >= 0) & (instants >= span.origin_us) & (instants <= span.now_us)
-    packed = ranks[wanted]
-    del ranks
-    packed *= span.lane
-    ticks = instants[wanted]
-    del instants
+    # Lanes first: their lookup briefly needs two arrays of the polls' length.
+    lanes = stores.lanes_of(polls["store"].to_numpy())
+    ticks = column_microseconds(polls["ts"])
+    wanted = lanes >= 0
+    wanted &= ticks >= span.origin_us
+    wanted &= ticks <= span.now_us
+    active = polls["active"].to_numpy(dtype=bool)
+    if not wanted.all():
+        ticks, lanes, active = ticks[wanted], lanes[wanted], active[wanted]
+    del wanted
     ticks -= span.origin_us
     ticks *= TICKS_PER_MICROSECOND
-    packed += ticks
-    del ticks
-    packed |= polls["active"].to_numpy(dtype=bool)[wanted]
-    return packed
+    lanes *= span.lane
+    ticks += lanes
+    del lanes
+    ticks |= active
+    return ticks

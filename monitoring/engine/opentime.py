@@ -50,6 +50,20 @@ class OpenTime:
     def contains(self, keys: np.ndarray) -> np.ndarray:
         return keys < self.ends[self._row(keys)]
 
+    def contains_sorted(self, keys: np.ndarray) -> np.ndarray:
+        """`contains` for sorted keys, in memory of one bool per key.
+
+        Looks the few intervals up among the many keys rather than the other way
+        round: each interval covers a run of keys, and the runs in and out of
+        open time are laid down with one np.repeat.
+        """
+        bounds = np.empty(2 * (self.starts.size - 1), dtype=np.int64)
+        bounds[0::2] = np.searchsorted(keys, self.starts[1:], side="left")
+        bounds[1::2] = np.searchsorted(keys, self.ends[1:], side="left")
+        runs = np.diff(bounds, prepend=0, append=keys.size)
+        outside_inside = np.arange(runs.size) % 2 == 1
+        return np.repeat(outside_inside, runs)
+
     def open_before_keys(self, keys: np.ndarray) -> np.ndarray:
         """Open ticks before each key, counted from the first store's lane.
 

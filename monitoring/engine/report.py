@@ -44,7 +44,7 @@ def store_status(*, stores: StoreTable, hours: pd.DataFrame, polls: pd.DataFrame
         raise ValueError(f"at most {span.max_stores} stores fit in one pass")
     opened = open_time(stores=stores, hours=hours, span=span)
     observed = observations(stores=stores, polls=polls, span=span, open_time=opened)
-    segments = status_segments(observations=observed, open_time=opened, span=span)
+    segments = status_segments(observations=observed, open_time=opened, span=span, lane_count=len(stores))
     return StoreStatus(stores=stores, span=span, open_time=opened, observations=observed, segments=segments)
 
 
@@ -62,8 +62,9 @@ def compute_report(
         part = table.slice(first, first + _STORES_PER_PASS)
         status = store_status(stores=part, hours=hours, polls=polls, span=span)
         hundredths[first : first + len(part)] = _figures(status)
-    report = pd.DataFrame(hundredths / 100, columns=REPORT_COLUMNS[1:])
-    report.insert(0, "store_id", table.ids)
+    order = table.report_order()
+    report = pd.DataFrame(hundredths[order] / 100, columns=REPORT_COLUMNS[1:])
+    report.insert(0, "store_id", table.ids[order])
     return report
 
 

@@ -8,7 +8,7 @@ ticks, so the nearest-observation rule is computed exactly, with no rounding
 until the final hundredths.
 
 To handle all stores at once, each store gets its own *lane* of ticks: the key
-of an instant of the store ranked r is ``r * lane + tick``. One sorted int64
+of an instant of the store in lane r is ``r * lane + tick``. One sorted int64
 array of keys then holds every store's intervals in order, and a single
 ``np.searchsorted`` answers a question for all stores together.
 """
@@ -82,17 +82,24 @@ def instant_microseconds(value: datetime | pd.Timestamp) -> int:
 
 
 def column_microseconds(values: pd.Series) -> np.ndarray:
-    """A column of UTC instants as int64 microseconds since the epoch (NaT -> int64 min).
+    """A column of UTC instants as a new int64 array of microseconds since the epoch.
 
     Accepts datetime64 of any unit, naive (taken as UTC) or tz-aware, int64
-    nanoseconds since the epoch, and Python datetimes.
+    nanoseconds since the epoch, and Python datetimes. Finer digits than a
+    microsecond are floored; NaT becomes int64 min (older than any origin).
     """
     if pd.api.types.is_integer_dtype(values.dtype):
         return np.floor_divide(values.to_numpy(dtype=np.int64), NANOSECONDS_PER_MICROSECOND)
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-    elif not pd.api.types.is_datetime64_dtype(values.dtype):
-        values = pd.to_datetime(values, utc=True).dt.tz_localize(None)
-    # numpy's unit cast floors, and keeps NaT as int64 min (filtered out later
-    # as older than any report's origin).
-    return values.to_numpy().astype("datetime64[us]").view(np.int64)
+    if not (isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values.dtype)):
+        values = pd.to_datetime(values, utc=True)
+    # Epoch counts in the column's own unit (UTC for tz-aware columns), as a
+    # fresh array that is then rescaled in place: no second copy of a big column.
+    counts = values.astype("int64").to_numpy()
+    per_microsecond = np.timedelta64(1, "us") / np.timedelta64(1, values.dt.unit)
+    if per_microsecond > 1:
+        np.floor_divide(counts, int(per_microsecond), out=counts)
+    elif per_microsecond < 1:
+        np.multiply(counts, round(1 / per_microsecond), out=counts)
+    if values.hasnans:
+        counts[values.isna().to_numpy()] = np.iinfo(np.int64).min
+    return counts

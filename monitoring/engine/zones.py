@@ -32,6 +32,7 @@ _SAMPLE_SECONDS = 6 * 3_600
 # Real UTC offsets stay well within one day either way.
 _OFFSET_MARGIN_US = MICROSECONDS_PER_DAY
 _ONE_MICROSECOND = timedelta(microseconds=1)
+_SECONDS_PER_DAY = 86_400
 
 
 def resolve_zone_name(name: object) -> str:
@@ -68,13 +69,17 @@ def _change_instant(zone: ZoneInfo, after: int, until: int) -> int:
     return high
 
 
-def wall_time_table(zone: ZoneInfo, first_utc_us: int, last_utc_us: int) -> tuple[np.ndarray, np.ndarray]:
+@functools.lru_cache(maxsize=4_096)
+def wall_time_table(name: str, first_day: int, last_day: int) -> tuple[np.ndarray, np.ndarray]:
     """Thresholds (local wall-time microseconds) and the offset (us) that holds from each one.
 
+    Covers the UTC days first_day..last_day (days since the epoch); whole days
+    make the table reusable by every report and shard with the same span.
     The first row holds from the start of the range (threshold int64 min).
     """
-    first_s = first_utc_us // MICROSECONDS_PER_SECOND
-    samples = range(first_s, last_utc_us // MICROSECONDS_PER_SECOND + _SAMPLE_SECONDS, _SAMPLE_SECONDS)
+    zone = _zone(name)
+    first_s = first_day * _SECONDS_PER_DAY
+    samples = range(first_s, (last_day + 1) * _SECONDS_PER_DAY + _SAMPLE_SECONDS, _SAMPLE_SECONDS)
     offsets = [_offset_us(zone, second) for second in samples]
     thresholds = [np.iinfo(np.int64).min]
     held = [offsets[0]]
@@ -84,7 +89,10 @@ def wall_time_table(zone: ZoneInfo, first_utc_us: int, last_utc_us: int) -> tupl
         change_s = _change_instant(zone, samples[index - 1], samples[index])
         thresholds.append(change_s * MICROSECONDS_PER_SECOND + max(offsets[index - 1], offsets[index]))
         held.append(offsets[index])
-    return np.array(thresholds, dtype=np.int64), np.array(held, dtype=np.int64)
+    table = np.array(thresholds, dtype=np.int64), np.array(held, dtype=np.int64)
+    for column in table:
+        column.flags.writeable = False  # shared through the cache
+    return table
 
 
 def local_to_utc(*, local_us: np.ndarray, zone_codes: np.ndarray, zone_names: Sequence[str]) -> np.ndarray:
@@ -99,10 +107,10 @@ def local_to_utc(*, local_us: np.ndarray, zone_codes: np.ndarray, zone_names: Se
     # Every zone's table is laid in its own lane so one sorted array holds them all.
     lane = last_local - first_local + 3
     table_keys, table_offsets = [], []
+    first_day = (first_local - _OFFSET_MARGIN_US) // MICROSECONDS_PER_DAY
+    last_day = (last_local + _OFFSET_MARGIN_US) // MICROSECONDS_PER_DAY
     for code in np.unique(zone_codes):
-        thresholds, held = wall_time_table(
-            _zone(zone_names[code]), first_local - _OFFSET_MARGIN_US, last_local + _OFFSET_MARGIN_US
-        )
+        thresholds, held = wall_time_table(zone_names[code], first_day, last_day)
         lane_position = np.clip(thresholds, first_local - 1, last_local + 1) - (first_local - 1)
         table_keys.append(code * lane + lane_position)
         table_offsets.append(held)
