@@ -5,12 +5,13 @@ Data and hand-worked figures: monitoring/tests/ui_data.py.
 import html
 import re
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
-from monitoring.models import IngestRun, RejectedRow, Report
+from monitoring.models import IngestRun, RejectedRow, Report, StatusPoll, Store
 from monitoring.reports import report_build, report_create
 from monitoring.tests.ui_data import EXPECTED_CSV, NOW, make_three_stores
 
@@ -120,6 +121,13 @@ def test_trigger_is_refused_politely_beyond_the_rate_limit(client, stores, setti
     assert response.status_code == 429
     assert "Too many reports" in response.content.decode()
     assert Report.objects.count() == 1
+
+
+def test_the_page_script_gets_a_refusal_as_json_with_its_reason(client, stores, settings):
+    settings.TRIGGER_RATE_LIMIT = 1
+    client.post(reverse("report-trigger"), HTTP_ACCEPT="application/json")
+    response = client.post(reverse("report-trigger"), HTTP_ACCEPT="application/json")
+    assert response.status_code == 429 and "Too many reports" in response.json()["error"]
 
 
 # --- Get Report ------------------------------------------------------------------------
@@ -298,6 +306,19 @@ def test_the_store_page_of_a_store_with_defaults_says_so(client, report):
     text = body_text(client.get(reverse("report-store", args=[report.id, "B"])))
     assert "America/Chicago (none given: the default)" in text
     assert "No hours given: open 24 hours, 7 days a week." in text
+
+
+def test_the_store_page_reads_each_table_once_however_many_polls(client, report, django_assert_num_queries):
+    client.get(reverse("report", args=[report.id]))  # the report's CSV is parsed and cached
+    # The report (without its CSV), the store, its hours, its polls of the 14-day lookback.
+    with django_assert_num_queries(4):
+        client.get(reverse("report-store", args=[report.id, "A"]))
+    store = Store.objects.get(store_id="B")
+    StatusPoll.objects.bulk_create(
+        StatusPoll(store=store, timestamp=NOW - timedelta(hours=n, minutes=7), active=n % 2 == 0) for n in range(300)
+    )
+    with django_assert_num_queries(4):
+        client.get(reverse("report-store", args=[report.id, "B"]))
 
 
 def test_an_unknown_store_of_a_report_is_a_friendly_404(client, report):
