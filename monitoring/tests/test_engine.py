@@ -408,3 +408,24 @@ def test_report_to_csv_quotes_ids_so_that_a_csv_reader_gets_them_back():
     rows = list(csv.reader(io.StringIO(text, newline="")))
     assert [row[0].removeprefix("'") for row in rows[1:]] == ids
     assert all(len(row) == len(REPORT_COLUMNS) for row in rows)
+
+
+def test_the_worked_example_of_docs_method_md():
+    # docs/method.md, "A worked example": New York, across the 2023-03-12 DST change.
+    # Open (UTC): Mon 6th 14:00-22:00 (EST), Sun 12th 14:00-18:00 and Mon 13th
+    # 13:00-21:00 (EDT). Status switches: active -> inactive 6th 18:25,
+    # -> active 12th 15:05, -> inactive 13th 15:12:30.
+    # Week [6th 18:00, 13th 18:00): up 0:25 + 2:55 + 2:12:30 = 5.5417 h -> 5.54,
+    # down 3:35 + 1:05 + 2:47:30 = 7.4583 h -> 7.46. Day: up 2:12:30 -> 2.21,
+    # down 2:47:30 -> 2.79. Hour 17:00-18:00: down 60 min.
+    figures = report(
+        stores=[(1, "ny-1", "America/New_York")],
+        hours=[(1, MONDAY, "09:00", "17:00"), (1, SUNDAY, "10:00", "14:00")],
+        polls=[
+            (1, "2023-03-06 15:10", True), (1, "2023-03-06 21:40", False), (1, "2023-03-10 15:00", False),
+            (1, "2023-03-12 14:05", False), (1, "2023-03-12 16:05", True), (1, "2023-03-13 12:00", True),
+            (1, "2023-03-13 13:20", True), (1, "2023-03-13 17:05", False),
+        ],
+        now=at("2023-03-13 18:00"),
+    )
+    assert only(figures) == (0.00, 2.21, 5.54, 60.00, 2.79, 7.46)
