@@ -86,7 +86,9 @@ def report_create(*, as_of: datetime | None = None, requested_by: str = "", buil
     from monitoring import jobs
 
     # A runner in another thread or process sees the row only once committed.
-    transaction.on_commit(jobs.report_submitted)
+    # Robust: should the hand-over raise, the error is logged, the request still
+    # succeeds, and the janitor hands the Pending row over on its next round.
+    transaction.on_commit(jobs.report_submitted, robust=True)
     return report
 
 

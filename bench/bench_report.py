@@ -1,0 +1,171 @@
+"""Report benchmark: a full report of the full-size dataset, timed three ways.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/bench_report.py
+    ... bench/bench_report.py --scale 10     # ten times the stores and polls (heavy: minutes to load)
+    .venv/bin/python bench/bench_report.py   # no DATABASE_URL: an embedded PostgreSQL in bench/out/
+
+Generates the dataset with the project's generator (`manage.py make_dataset`, reused
+when bench/out/report-<scale>/sources already holds it: the generator is
+deterministic), loads it with `manage.py runscript load` into a fresh `bench_report`
+database on DATABASE_URL's server (dropped at the end), then times, each in its own
+process so that each peak RSS is its own:
+
+- engine: the engine alone on frames already in memory (read first, shard by shard);
+- command: `manage.py report` (reads, engine, CSV, Report row);
+- trigger: POST /trigger_report, then GET /get_report until it says Complete, through
+  Django's test Client in a process whose runner threads build the report.
+
+The last line printed is one JSON object of figures (docs/performance.md records them).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from fresh_database import drop_database, use_fresh_database  # bench/ is this script's folder on sys.path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+DB_NAME = "bench_report"
+POLL_SECONDS = 0.05
+
+
+def main() -> None:
+    options = _arguments()
+    if options.way:
+        print(json.dumps(_run_way(options.way)))
+        return
+    sources = OUT / f"report-{options.scale:g}" / "sources"
+    if not (sources / "store_status.csv").exists():
+        _manage("make_dataset", str(sources), "--scale", f"{options.scale:g}")
+    admin_url = use_fresh_database(name=DB_NAME, embedded_pgdata=OUT / "pgdata-report")
+    try:
+        load_started = time.perf_counter()
+        _manage("migrate", "-v", "0")
+        _manage("runscript", "load", "-v", "0", "--script-args", str(sources))
+        _log(f"loaded in {time.perf_counter() - load_started:.1f} s")
+        figures = {"scale": options.scale, **{way: _measure_in_child(way) for way in ("engine", "command", "trigger")}}
+    finally:
+        drop_database(name=DB_NAME, admin_url=admin_url)
+    figures["cpus"] = os.cpu_count()
+    print(json.dumps(figures))
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=float, default=1.0, help="share of the real store count (default 1)")
+    parser.add_argument("--way", choices=["engine", "command", "trigger"], help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def _measure_in_child(way: str) -> dict:
+    """Run one way in a fresh process; its figures plus its own peak RSS."""
+    child = subprocess.Popen([sys.executable, __file__, "--way", way], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    output = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"the {way} run failed (exit {child.returncode})")
+    figures = json.loads(output.strip().splitlines()[-1])
+    figures["peak_rss_mb"] = round(usage.ru_maxrss / 1024)
+    _log(f"{way}: {figures}")
+    return figures
+
+
+def _run_way(way: str) -> dict:
+    import django
+
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "main.settings")
+    django.setup()
+    return {"engine": _engine_alone, "command": _command, "trigger": _trigger}[way]()
+
+
+def _engine_alone() -> dict:
+    from django.conf import settings
+
+    from monitoring import report_data
+    from monitoring.engine import compute_report, report_to_csv
+
+    now = report_data.report_now(as_of=None)
+    ranges = report_data.shard_ranges(size=settings.REPORT_SHARD_STORES)
+    frames = [report_data.read_shard(bounds=report_data.bounds_of(ranges, i), now=now) for i in range(len(ranges))]
+    compute = to_csv = 0.0
+    stores = 0
+    for f in frames:
+        started = time.perf_counter()
+        report = compute_report(stores=f.stores, hours=f.hours, polls=f.polls, now=now)
+        computed = time.perf_counter()
+        report_to_csv(report)
+        compute, to_csv = compute + computed - started, to_csv + time.perf_counter() - computed
+        stores += len(report)
+    return {
+        "seconds": round(compute, 2),
+        "csv_seconds": round(to_csv, 2),
+        "read_seconds": round(sum(f.read_seconds for f in frames), 2),
+        "stores": stores,
+        "polls": sum(len(f.polls) for f in frames),
+        "shards": len(frames),
+    }
+
+
+def _command() -> dict:
+    from django.core.management import call_command
+
+    from monitoring.models import Report
+
+    started = time.perf_counter()
+    call_command("report", "--output", str(OUT / "report.csv"), stdout=sys.stderr)
+    seconds = time.perf_counter() - started
+    return {"seconds": round(seconds, 2), **_split(Report.objects.latest("requested_at"))}
+
+
+def _trigger() -> dict:
+    """POST /trigger_report, then GET /get_report until Complete (the API's own answers)."""
+    from django.test import Client
+
+    from monitoring.models import Report
+
+    client = Client()
+    client.get("/api/v1/health")  # URLconf, API and database connection ready, as in a running server
+    started = time.perf_counter()
+    answer = client.post("/trigger_report")
+    if answer.status_code != 200:
+        raise SystemExit(f"POST /trigger_report answered {answer.status_code}: {answer.content[:300]!r}")
+    report_id = answer.json()["report_id"]
+    while (answer := client.get("/get_report", {"report_id": report_id})).status_code == 202:
+        time.sleep(POLL_SECONDS)
+    seconds = time.perf_counter() - started
+    if answer.json().get("status") != "Complete":
+        raise SystemExit(f"the report did not complete: {answer.content[:300]!r}")
+    from monitoring import jobs
+
+    jobs.shutdown()
+    return {"seconds": round(seconds, 2), "via": "POST /trigger_report, GET /get_report", **_split(Report.objects.get(pk=report_id))}
+
+
+def _split(report) -> dict:
+    return {
+        "read_seconds": round(report.read_seconds, 2),
+        "compute_seconds": round(report.compute_seconds, 2),
+        "report_seconds": round(report.duration_seconds, 2),
+        "stores": report.store_count,
+        "polls": report.poll_count,
+    }
+
+
+def _manage(*args: str) -> None:
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, cwd=ROOT)
+
+
+def _log(message: str) -> None:
+    sys.stderr.write(f"  {message}\n")
+
+
+if __name__ == "__main__":
+    main()

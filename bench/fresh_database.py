@@ -1,0 +1,47 @@
+"""A throwaway database for a benchmark: created empty on DATABASE_URL's server (or an
+embedded PostgreSQL when DATABASE_URL is unset) and dropped again afterwards."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def use_fresh_database(*, name: str, embedded_pgdata: Path) -> str:
+    """Point DATABASE_URL (inherited by child processes) at an empty database `name`.
+
+    Returns the server's original URL, to drop the database with; "" for embedded.
+    """
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url:
+        os.environ["EMBEDDED_PGDATA"] = str(embedded_pgdata)
+        os.environ["EMBEDDED_DB_NAME"] = name
+        return ""
+    _admin(url, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
+    os.environ["DATABASE_URL"] = urlunparse(urlparse(url)._replace(path=f"/{name}"))
+    return url
+
+
+def drop_database(*, name: str, admin_url: str) -> None:
+    """Drop the database (or stop the embedded server whose EMBEDDED_PGDATA is set)."""
+    if admin_url:
+        _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}"')
+    else:
+        subprocess.run([sys.executable, str(ROOT / "manage.py"), "embedded_db", "stop"], check=True, cwd=ROOT)
+
+
+def _admin(url: str, *statements: str) -> None:
+    import psycopg2
+
+    admin = psycopg2.connect(url)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+    finally:
+        admin.close()
