@@ -126,8 +126,13 @@ def parse_header(data: bytes, *, path: Path) -> Header:
 
 def parse_body(data: bytes, *, header: Header, first_line: int) -> ParsedSource:
     """Parse and validate the records of `data` (no header), the first being line `first_line`."""
-    records = _split_records(data, first_line=first_line, width=len(header.names))
-    table = _read_table(records.clean_bytes(data), header=header, rows=len(records.lines))
+    records, table = None, None
+    if _one_record_per_line(data):
+        records = _line_records(data, first_line=first_line)
+        table = _read_table(data, header=header, rows=len(records.lines), tolerate_bad_width=True)
+    if table is None:  # quotes, blank lines, non-ASCII or a row of the wrong width: scan records
+        records = _split_records(data, first_line=first_line, width=len(header.names))
+        table = _read_table(records.clean_bytes(data), header=header, rows=len(records.lines))
     problems = validate_columns(table, kind=header.kind)
     rejections = records.rejections + _rejections(problems, records=records, data=data, header=header)
     rejections.sort(key=lambda rejection: rejection.line)
@@ -143,16 +148,15 @@ def parse_body(data: bytes, *, header: Header, first_line: int) -> ParsedSource:
 
 @dataclass
 class _Records:
-    """The well-formed records of a body: byte spans and first line numbers, in file order."""
+    """The well-formed records of a body: first line numbers and byte spans, in file order."""
 
-    starts: np.ndarray
-    ends: np.ndarray
     lines: np.ndarray
-    dropped: list[tuple[int, int]]  # byte spans of malformed records, newline included
-    rejections: list[Rejection]
-    quoted: bool
     complete_end: int
     complete_lines: int
+    starts: np.ndarray | None = None  # None: one record per line, spans found when a row needs its text
+    ends: np.ndarray | None = None
+    dropped: list[tuple[int, int]] = field(default_factory=list)  # byte spans of malformed records
+    rejections: list[Rejection] = field(default_factory=list)
 
     def clean_bytes(self, data: bytes) -> bytes:
         if not self.dropped:
@@ -163,7 +167,23 @@ class _Records:
         return np.frombuffer(data, np.uint8)[keep].tobytes()
 
     def raw(self, data: bytes, index: int) -> str:
+        if self.starts is None:
+            newlines = np.flatnonzero(np.frombuffer(data, np.uint8) == _NEWLINE)
+            self.starts = np.concatenate([[0], newlines + 1])[: len(self.lines)]
+            self.ends = np.concatenate([newlines, [len(data)]])[: len(self.lines)]
         return data[self.starts[index] : self.ends[index]].decode("utf-8", "replace")
+
+
+def _one_record_per_line(data: bytes) -> bool:
+    """The common case, checked with fast byte searches: no quotes, CR, blank line or non-ASCII byte."""
+    return data.isascii() and b'"' not in data and b"\r" not in data and b"\n\n" not in data and not data.startswith(b"\n")
+
+
+def _line_records(data: bytes, *, first_line: int) -> _Records:
+    complete_end = data.rfind(b"\n") + 1
+    complete_lines = data.count(b"\n")
+    count = complete_lines + (1 if complete_end < len(data) else 0)
+    return _Records(lines=np.arange(first_line, first_line + count, dtype=np.int64), complete_end=complete_end, complete_lines=complete_lines)
 
 
 def _split_records(data: bytes, *, first_line: int, width: int) -> _Records:
@@ -199,14 +219,13 @@ def _split_records(data: bytes, *, first_line: int, width: int) -> _Records:
     good[bad] = False
     good[undecodable] = False
     return _Records(
-        starts=starts[good],
-        ends=ends[good],
         lines=lines[good].astype(np.int64),
-        dropped=dropped,
-        rejections=rejections,
-        quoted=quoted,
         complete_end=complete_end,
         complete_lines=int(np.searchsorted(newlines, complete_end)),
+        starts=starts[good],
+        ends=ends[good],
+        dropped=dropped,
+        rejections=rejections,
     )
 
 
@@ -227,14 +246,22 @@ def _undecodable(data: bytes, *, starts: np.ndarray, ends: np.ndarray, skip: set
     return found
 
 
-def _read_table(body: bytes, *, header: Header, rows: int) -> pa.Table:
-    """The needed columns of the well-formed records, all as strings (validated later)."""
+def _read_table(body: bytes, *, header: Header, rows: int, tolerate_bad_width: bool = False) -> pa.Table | None:
+    """The needed columns of the records, all as strings (validated later).
+
+    With tolerate_bad_width, a row of the wrong width gives None instead of an error,
+    so the caller can fall back to the record scan that reports it with its line.
+    """
     names = [f"c{i}" for i in range(len(header.names))]
     wanted = {f"c{position}": column for column, position in header.columns.items()}
+    bad_width = []
     table = pacsv.read_csv(
         io.BytesIO(body),
         read_options=pacsv.ReadOptions(column_names=names),
-        parse_options=pacsv.ParseOptions(newlines_in_values=b'"' in body),
+        parse_options=pacsv.ParseOptions(
+            newlines_in_values=b'"' in body,
+            invalid_row_handler=(lambda row: bad_width.append(row) or "skip") if tolerate_bad_width else None,
+        ),
         convert_options=pacsv.ConvertOptions(
             include_columns=list(wanted),
             column_types={name: pa.string() for name in wanted},
@@ -242,6 +269,8 @@ def _read_table(body: bytes, *, header: Header, rows: int) -> pa.Table:
             quoted_strings_can_be_null=False,
         ),
     )
+    if bad_width:
+        return None
     if table.num_rows != rows:
         # Only a quoting our record scan reads differently from pyarrow can get here.
         raise SourceError(f"found {rows} records but parsed {table.num_rows} rows: check the file's quoting")

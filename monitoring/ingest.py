@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ import pyarrow as pa
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from monitoring import ingest_sql
+from monitoring import ingest_polls, ingest_sql
 from monitoring.csv_sources import ParsedSource, Rejection, SourceError, SourceKind, parse_body, parse_header, read_bytes
 from monitoring.ingest_plan import LoadPlan, plan_load
 from monitoring.models import IngestRun, RejectedRow
@@ -67,9 +68,15 @@ def ingest_paths(
 ) -> list[FileResult]:
     """Load every CSV file named (folders: their *.csv and *.csv.gz files), one transaction each."""
     files, results = discover_files(paths)
-    with load_lock(progress=progress):
-        for path in files:
-            results.append(ingest_file(path=path, strict=strict, full=full, progress=progress))
+    with load_lock(progress=progress), ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-read") as reader:
+        # While one file is written to the database, the next one is read and parsed:
+        # PostgreSQL and pyarrow/numpy then keep both cores busy.
+        ahead = _start(files[0], full=full, reader=reader, progress=progress) if files else None
+        for index in range(len(files)):
+            current = ahead
+            if index + 1 < len(files):
+                ahead = _start(files[index + 1], full=full, reader=reader, progress=progress)
+            results.append(_finish(current, strict=strict, progress=progress))
     return results
 
 
@@ -86,7 +93,8 @@ def discover_files(paths: Sequence[Path]) -> tuple[list[Path], list[FileResult]]
             files.append(path)
         else:
             missing.append(FileResult(path=path, mode="failed", error=f"{path}: no such file or folder"))
-    return files, missing
+    # A file named twice (or also through its folder) is loaded once.
+    return list(dict.fromkeys(path.resolve() for path in files)), missing
 
 
 @contextmanager
@@ -104,27 +112,54 @@ def load_lock(*, progress: Progress | None) -> Iterator[None]:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [LOAD_LOCK_KEY])
 
 
-def ingest_file(*, path: Path, strict: bool, full: bool, progress: Progress | None) -> FileResult:
-    started = time.monotonic()
-    result = FileResult(path=path)
+@dataclass
+class _Pending:
+    """A file planned, and being read in the background."""
+
+    path: Path
+    plan: LoadPlan | None = None
+    reading: Future | None = None  # -> (ParsedSource, seconds spent reading)
+    error: str = ""
+
+
+def _start(path: Path, *, full: bool, reader: ThreadPoolExecutor, progress: Progress | None) -> _Pending:
+    pending = _Pending(path=path)
     try:
-        plan = plan_load(path=path, full=full)
-        result.kind, result.mode = plan.kind, plan.mode
+        pending.plan = plan_load(path=path, full=full)
+    except (SourceError, DatabaseError) as error:
+        pending.error = str(error).strip()
+        return pending
+    if pending.plan.mode != "skipped":
+        pending.reading = reader.submit(_parse, pending.plan, progress)
+    return pending
+
+
+def _finish(pending: _Pending, *, strict: bool, progress: Progress | None) -> FileResult:
+    started, read_seconds = time.monotonic(), 0.0
+    result = FileResult(path=pending.path)
+    try:
+        if pending.error:
+            raise SourceError(pending.error)
+        plan = pending.plan
+        result.mode = plan.mode
         if plan.mode == "skipped":
+            result.kind = plan.kind
             _record_skip(plan)
         else:
-            parsed = _parse(plan, result=result, progress=progress)
+            parsed, read_seconds = pending.reading.result()
+            result.kind, result.rows_read, result.rejections = plan.kind, parsed.rows_read, parsed.rejections
             if strict and parsed.rejections:
-                raise SourceError(f"{path}: {len(parsed.rejections)} rejected rows and --strict: nothing loaded")
+                raise SourceError(f"{plan.path}: {len(parsed.rejections)} rejected rows and --strict: nothing loaded")
             _write(plan, parsed, result=result, progress=progress)
     except (SourceError, DatabaseError) as error:
         result.mode, result.error = "failed", str(error).strip()
-        _record_failure(path=path, result=result)
-    result.seconds = time.monotonic() - started
+        _record_failure(path=pending.path, result=result)
+    result.seconds = read_seconds + time.monotonic() - started
     return result
 
 
-def _parse(plan: LoadPlan, *, result: FileResult, progress: Progress | None) -> ParsedSource:
+def _parse(plan: LoadPlan, progress: Progress | None) -> tuple[ParsedSource, float]:
+    """Read and validate the planned part of a file (no database: runs in the reader thread)."""
     started = time.monotonic()
     data = read_bytes(plan.path, start=plan.start)
     header = parse_header(data, path=plan.path) if plan.start == 0 else plan.header
@@ -133,11 +168,10 @@ def _parse(plan: LoadPlan, *, result: FileResult, progress: Progress | None) -> 
         parsed = parse_body(body, header=header, first_line=plan.first_line)
     except SourceError as error:
         raise SourceError(f"{plan.path}: {error}") from None
-    result.kind, result.rows_read, result.rejections = header.kind, parsed.rows_read, parsed.rejections
     plan.finish(header=header, head=head, body=body, parsed=parsed)
     if parsed.rows_read >= PROGRESS_MIN_ROWS:
         _say(progress, f"{plan.path.name}: read {parsed.rows_read:,} rows{_rate(parsed.rows_read, started)}")
-    return parsed
+    return parsed, time.monotonic() - started
 
 
 def _write(plan: LoadPlan, parsed: ParsedSource, *, result: FileResult, progress: Progress | None) -> None:
@@ -146,7 +180,8 @@ def _write(plan: LoadPlan, parsed: ParsedSource, *, result: FileResult, progress
         # Durability of a load is settled by its IngestRun row: a crash before the
         # WAL flush only means the next round loads the file again.
         cursor.execute("SET LOCAL synchronous_commit = off")
-        counts = _write_rows(cursor, kind=plan.kind, parsed=parsed, progress=_copy_progress(plan, progress))
+        copy_progress = _copy_progress(plan.path.name, rows=len(parsed.rows), progress=progress)
+        counts = _write_rows(cursor, kind=plan.kind, parsed=parsed, progress=copy_progress)
         for name in ("inserted", "updated", "unchanged", "deleted", "duplicates", "stores_created"):
             setattr(result, name, getattr(counts, name))
         run = _save_run(plan, result=result, succeeded=True)
@@ -157,7 +192,7 @@ def _write(plan: LoadPlan, parsed: ParsedSource, *, result: FileResult, progress
 
 def _write_rows(cursor, *, kind: str, parsed: ParsedSource, progress) -> ingest_sql.WriteCounts:
     if kind == SourceKind.POLLS:
-        return ingest_sql.write_polls(cursor, rows=parsed.rows, progress=progress)
+        return ingest_polls.write_polls(cursor, rows=parsed.rows, progress=progress)
     if kind == SourceKind.HOURS:
         return ingest_sql.write_hours(cursor, rows=parsed.rows)
     return ingest_sql.write_timezones(cursor, rows=parsed.rows)
@@ -221,17 +256,18 @@ def _record_failure(*, path: Path, result: FileResult) -> None:
         logger.warning("could not record the failed load of %s: %s", path, error)
 
 
-def _copy_progress(plan: LoadPlan, progress: Progress | None):
-    """Periodic 'rows copied, rows/s' lines during a long COPY."""
-    if progress is None:
+def _copy_progress(name: str, *, rows: int, progress: Progress | None):
+    """Periodic 'copied N% of the rows, rows/s' lines during a long COPY."""
+    if progress is None or rows < PROGRESS_MIN_ROWS:
         return None
     started, last = time.monotonic(), [time.monotonic()]
 
-    def report(rows: int) -> None:
+    def report(done: int, total: int) -> None:
         now = time.monotonic()
         if now - last[0] >= PROGRESS_EVERY_SECONDS:
             last[0] = now
-            progress(f"{plan.path.name}: copied {rows:,} rows{_rate(rows, started)}")
+            copied = rows * done // max(total, 1)
+            progress(f"{name}: copying, {copied:,} of {rows:,} rows{_rate(copied, started)}")
 
     return report
 

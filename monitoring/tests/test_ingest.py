@@ -7,7 +7,7 @@ import pytest
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
-from monitoring import ingest_sql
+from monitoring import ingest_polls
 from monitoring.ingest import LOAD_LOCK_KEY, ingest_paths
 from monitoring.models import BusinessHours, IngestRun, RejectedRow, StatusPoll, Store
 
@@ -148,13 +148,13 @@ class TestFileErrors:
 class TestTransactions:
     def test_a_failure_mid_file_leaves_nothing_and_a_rerun_completes_it(self, tmp_path, monkeypatch):
         path = write(tmp_path, "polls.csv", POLLS_HEADER + "".join(f"s{i},active,{T}\n" for i in range(50)))
-        real_copy = ingest_sql._copy_into_empty_polls
+        real_copy = ingest_polls._copy_into_empty_table
 
         def copy_then_lose_the_database(cursor, **kwargs):
             real_copy(cursor, **kwargs)  # stores created and polls copied: then the connection drops
             raise OperationalError("server closed the connection unexpectedly")
 
-        monkeypatch.setattr(ingest_sql, "_copy_into_empty_polls", copy_then_lose_the_database)
+        monkeypatch.setattr(ingest_polls, "_copy_into_empty_table", copy_then_lose_the_database)
         [failed] = load(path)
         assert failed.mode == "failed" and "server closed the connection" in failed.error
         assert (Store.objects.count(), StatusPoll.objects.count()) == (0, 0)

@@ -194,3 +194,18 @@ def test_an_unterminated_last_line_is_read_but_not_counted_as_complete():
     assert parsed.rows.num_rows == 2
     # Only "a,UTC\n" (6 bytes, 1 line) is safe to skip when the file grows later.
     assert (parsed.complete_end, parsed.complete_lines) == (6, 1)
+
+
+def test_a_plain_file_with_a_row_of_the_wrong_width_still_reports_it_with_its_line():
+    # No quotes, blank lines or non-ASCII: the fast path first, then the record scan for the bad row.
+    header = parse_header(b"store_id,status,timestamp_utc\n", path=Path("x.csv"))
+    body = b"a,active,2023-01-22 12:00:00\nb,active\nc,inactive,2023-01-22 12:00:00\n"
+    parsed = parse_body(body, header=header, first_line=2)
+    assert [(r.line, r.raw) for r in parsed.rejections] == [(3, "b,active")]
+    assert parsed.rows.column("line").to_pylist() == [2, 4]
+
+
+def test_a_semantic_rejection_in_a_plain_file_keeps_the_rows_raw_text():
+    header = parse_header(b"store_id,status,timestamp_utc\n", path=Path("x.csv"))
+    parsed = parse_body(b"a,active,2023-01-22 12:00:00\nb,maybe,2023-01-22 12:00:00\n", header=header, first_line=2)
+    assert [(r.line, r.raw) for r in parsed.rejections] == [(3, "b,maybe,2023-01-22 12:00:00")]

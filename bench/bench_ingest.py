@@ -1,0 +1,149 @@
+"""Ingestion benchmark: the full-size dataset into a fresh database, then re-loads and one more hour.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/bench_ingest.py
+    .venv/bin/python bench/bench_ingest.py          # no DATABASE_URL: an embedded PostgreSQL in bench/out/
+
+Generates ~14,400 stores / ~2.0M polls with the project's generator (`manage.py make_dataset`,
+in a subprocess so this process's peak RSS is the loader's alone) into bench/out/ingest/,
+creates a `bench_ingest` database on DATABASE_URL's server (dropped again at the end),
+and times: the fresh load, a re-load with nothing new (skipped), a forced full re-load,
+and the refresh after one more hour of polls (~10,000) is appended to the polls file.
+The last line printed is one JSON object of figures (docs/performance.md records them).
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out" / "ingest"
+DB_NAME = "bench_ingest"
+LAST_POLL = "2023-01-25T18:13:22.479220"
+NEXT_HOUR_END = "2023-01-25T19:13:22.479220"
+
+
+def main() -> None:
+    sources, hour = OUT / "sources", OUT / "next_hour"
+    shutil.rmtree(OUT, ignore_errors=True)
+    _manage("make_dataset", str(sources))
+    _manage("make_dataset", str(hour), "--start", LAST_POLL, "--end", NEXT_HOUR_END)
+    admin_url = _use_fresh_database()
+    try:
+        figures = _measure(sources=sources, next_hour=hour / "store_status.csv")
+    finally:
+        _drop_database(admin_url)
+    print(json.dumps(figures))
+
+
+def _measure(*, sources: Path, next_hour: Path) -> dict:
+    import django
+
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "main.settings")
+    django.setup()
+    from django.core.management import call_command
+
+    from monitoring.ingest import ingest_paths
+    from monitoring.refresh import refresh_round
+
+    call_command("migrate", verbosity=0)
+    figures = {}
+    fresh, figures["fresh_load_s"] = _timed(lambda: ingest_paths(paths=[sources], progress=_log))
+    _, figures["reload_unchanged_s"] = _timed(lambda: ingest_paths(paths=[sources]))
+    _, figures["reload_full_s"] = _timed(lambda: ingest_paths(paths=[sources], full=True))
+    appended = _append_body(next_hour, to=sources / "store_status.csv")
+    outcome, figures["refresh_one_hour_s"] = _timed(lambda: refresh_round(data_dir=sources))
+    _log(f"refresh: {outcome.line()}")
+    failures = [r.error for r in fresh + outcome.results if not r.ok]
+    if failures:
+        raise SystemExit(f"loads failed: {failures}")
+    polls = next(r for r in fresh if r.kind == "polls")
+    return {
+        "polls": polls.rows_read,
+        "stores": _store_count(),
+        "fresh_load_s": figures["fresh_load_s"],
+        "reload_unchanged_s": figures["reload_unchanged_s"],
+        "reload_full_s": figures["reload_full_s"],
+        "refresh_one_hour_s": figures["refresh_one_hour_s"],
+        "one_hour_polls": appended,
+        "refresh_mode": next(r.mode for r in outcome.results if r.kind == "polls"),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "cpus": os.cpu_count(),
+    }
+
+
+def _use_fresh_database() -> str:
+    """Point DATABASE_URL (or the embedded server) at an empty `bench_ingest` database."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url:
+        os.environ["EMBEDDED_PGDATA"] = str(OUT / "pgdata")
+        os.environ["EMBEDDED_DB_NAME"] = DB_NAME
+        return ""
+    import psycopg2
+
+    admin = psycopg2.connect(url)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}"')
+        cursor.execute(f'CREATE DATABASE "{DB_NAME}"')
+    admin.close()
+    os.environ["DATABASE_URL"] = urlunparse(urlparse(url)._replace(path=f"/{DB_NAME}"))
+    return url
+
+
+def _drop_database(admin_url: str) -> None:
+    from django.db import connections
+
+    connections.close_all()
+    if not admin_url:
+        from main import embedded_server
+
+        embedded_server.stop(OUT / "pgdata")
+        return
+    import psycopg2
+
+    admin = psycopg2.connect(admin_url)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}"')
+    admin.close()
+
+
+def _append_body(source: Path, *, to: Path) -> int:
+    """Append a generated file's rows (not its header) to the polls file, as the hourly feed does."""
+    lines = source.read_bytes().split(b"\n", 1)[1]
+    with open(to, "ab") as handle:
+        handle.write(lines)
+    return lines.count(b"\n")
+
+
+def _store_count() -> int:
+    from monitoring.models import Store
+
+    return Store.objects.count()
+
+
+def _timed(action):
+    started = time.perf_counter()
+    result = action()
+    seconds = round(time.perf_counter() - started, 2)
+    return result, seconds
+
+
+def _manage(*args: str) -> None:
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, cwd=ROOT)
+
+
+def _log(message: str) -> None:
+    sys.stderr.write(f"  {message}\n")
+
+
+if __name__ == "__main__":
+    main()
