@@ -27,7 +27,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitoring.engine import compute_report  # noqa: E402
+from monitoring.engine import compute_report
 
 STORES = 14_400
 NOW = pd.Timestamp("2023-01-25 18:13:22.479220", tz="UTC")
@@ -69,9 +69,8 @@ def _stores(keys: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
     zones = np.array(US_ZONES + WORLD_ZONES + [""], dtype=object)
     weights = np.r_[[60, 24, 11, 3, 1, 0.5, 0.2, 0.1, 0.1, 0.1], np.full(len(WORLD_ZONES), 0.05), 2.0]
     ids = rng.integers(10**18, 2**63 - 1, size=keys.size, dtype=np.int64).astype(str)
-    return pd.DataFrame(
-        {"store": keys, "store_id": ids.astype(object), "timezone": rng.choice(zones, keys.size, p=weights / weights.sum())}
-    )
+    timezones = rng.choice(zones, keys.size, p=weights / weights.sum())
+    return pd.DataFrame({"store": keys, "store_id": ids.astype(object), "timezone": timezones})
 
 
 def _hours(keys: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
@@ -109,7 +108,9 @@ def _polls(keys: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
     })
 
 
-def _poll_block(keys: np.ndarray, hours: int, first_hour: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _poll_block(
+    keys: np.ndarray, hours: int, first_hour: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     present = (rng.random((keys.size, hours)) < 0.75).ravel()
     store = np.repeat(keys, hours)[present]
     slot = np.tile(np.arange(hours, dtype=np.int64), keys.size)[present]

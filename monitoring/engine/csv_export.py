@@ -22,7 +22,7 @@ def report_to_csv(report: pd.DataFrame) -> str:
     columns = [report["store_id"].map(_store_id_cell)]
     columns += [report[name].map("{:.2f}".format) for name in REPORT_COLUMNS[1:]]
     lines = [",".join(REPORT_COLUMNS)]
-    lines += [",".join(cells) for cells in zip(*columns)]
+    lines += [",".join(cells) for cells in zip(*columns, strict=True)]
     return "\n".join(lines) + "\n"
 
 

@@ -72,7 +72,7 @@ def store_table(stores: pd.DataFrame) -> StoreTable:
     if np.any(keys[1:] == keys[:-1]):
         raise ValueError("stores: the `store` column must hold each key once")
     ids = stores["store_id"].astype(str).to_numpy(dtype=object)[order]
-    zone_codes, zone_names = _zone_codes(stores["timezone"] if "timezone" in stores else None, len(keys))
+    zone_codes, zone_names = _zone_codes(stores.get("timezone"), len(keys))
     return StoreTable(keys=keys, ids=ids, zone_codes=zone_codes[order], zone_names=zone_names)
 
 

@@ -42,7 +42,7 @@ def resolve_zone_name(name: object) -> str:
     return name
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _zone(name: str) -> ZoneInfo | None:
     try:
         return ZoneInfo(name)

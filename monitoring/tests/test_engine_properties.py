@@ -42,7 +42,9 @@ nows = st.one_of(
     ),
     st.integers(946_684_800_000_000, 2_082_758_400_000_000).map(lambda us: pd.Timestamp(us, unit="us", tz="UTC")),
 )
-times_of_day = st.one_of(st.sampled_from(SMALL_HOURS), st.integers(0, DAY_US - 1), st.integers(0, 23).map(lambda h: h * HOUR_US))
+times_of_day = st.one_of(
+    st.sampled_from(SMALL_HOURS), st.integers(0, DAY_US - 1), st.integers(0, 23).map(lambda hour: hour * HOUR_US)
+)
 
 
 @st.composite
@@ -72,7 +74,8 @@ def datasets(draw) -> dict:
     now = draw(nows)
     count = draw(st.integers(1, 4))
     keys = draw(st.lists(st.integers(1, 10**12), min_size=count, max_size=count, unique=True))
-    ids = draw(st.lists(st.text("0123456789aAbB=-é", min_size=1, max_size=4), min_size=count, max_size=count, unique=True))
+    store_ids = st.text("0123456789aAbB=-é", min_size=1, max_size=4)
+    ids = draw(st.lists(store_ids, min_size=count, max_size=count, unique=True))
     stores = pd.DataFrame({"store": keys, "store_id": ids, "timezone": [draw(st.sampled_from(ZONES)) for _ in keys]})
     hours = [row for key in keys for row in draw(hours_rows(key))]
     polls = [row for key in keys for row in draw(poll_rows(key, now))]
