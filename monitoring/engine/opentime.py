@@ -29,8 +29,8 @@ class OpenTime:
         starts, ends = starts[order], ends[order]
         reach = np.maximum.accumulate(ends) if ends.size else ends
         # A new merged interval begins where an interval starts after everything
-        # before it has ended. Lanes never touch (a lane is one tick wider than
-        # any store's keys), so merging never joins two stores.
+        # before it has ended. Lanes never touch (a lane is wider than the keys
+        # of its store), so merging never joins two stores.
         begins = np.ones(starts.size, dtype=bool)
         begins[1:] = starts[1:] > reach[:-1]
         first = np.flatnonzero(begins)

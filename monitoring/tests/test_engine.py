@@ -165,6 +165,18 @@ def test_polls_outside_business_hours_are_ignored():
     assert only(figures) == (0.00, 3.00, 3.00, 0.00, 0.00, 0.00)
 
 
+def test_a_poll_at_opening_time_counts_and_one_at_closing_time_does_not():
+    # Open [09:00, 12:00). The 09:00 active poll is inside; the 12:00 inactive
+    # one is not (were it, the midpoint 10:30 would give 1.5 h down): 3 h up.
+    figures = report(
+        stores=[(1, "shop", "UTC")],
+        hours=[(1, MONDAY, "09:00", "12:00")],
+        polls=[(1, "2023-01-23 09:00", True), (1, "2023-01-23 12:00", False)],
+        now=at("2023-01-23 14:00"),
+    )
+    assert only(figures) == (0.00, 3.00, 3.00, 0.00, 0.00, 0.00)
+
+
 def test_a_store_with_no_observation_gets_zeros_even_with_open_time():
     # Polls exist, but none in open time: no observation, so every figure is 0
     # (not 3 h of unknown).
@@ -362,6 +374,23 @@ def test_poll_timestamps_are_accepted_in_every_form(as_column):
         now=pd.Timestamp("2023-01-24 03:00").to_pydatetime(),  # naive now is UTC too
     )
     assert tuple(frame.iloc[0, 1:]) == (0.00, 2.00, 2.00, 0.00, 2.00, 2.00)
+
+
+@pytest.mark.parametrize("unit", ["datetime64[ns, UTC]", "datetime64[us, UTC]", "datetime64[us]", "int64"])
+def test_the_input_frames_are_left_unchanged(unit):
+    # The engine works in place on its own copies only.
+    frames = {
+        "stores": pd.DataFrame({"store": [1, 2], "store_id": ["b", "a"], "timezone": ["UTC", None]}),
+        "hours": hours_frame([(1, MONDAY, "22:00", "02:00")]),
+        "polls": polls_frame([(1, "2023-01-23 23:00", True), (2, "2023-01-24 01:00", False)]),
+    }
+    frames["polls"]["ts"] = frames["polls"]["ts"].dt.tz_localize(None).astype(unit.replace(", UTC]", "]"))
+    if "UTC" in unit:
+        frames["polls"]["ts"] = frames["polls"]["ts"].dt.tz_localize("UTC")
+    before = {name: frame.copy() for name, frame in frames.items()}
+    compute_report(**frames, now=at("2023-01-24 03:00"))
+    for name, frame in frames.items():
+        pd.testing.assert_frame_equal(frame, before[name])
 
 
 def test_the_worked_example_of_docs_method_md():

@@ -34,7 +34,7 @@ CHANGES = [
 ]
 SMALL_HOURS = [0, HOUR_US, 2 * HOUR_US, 2 * HOUR_US + HOUR_US // 2, 3 * HOUR_US, 23 * HOUR_US]
 
-nows = st.one_of(
+nows_anywhere = st.one_of(
     st.builds(
         lambda change, shift: pd.Timestamp(change, tz="UTC") + pd.Timedelta(microseconds=shift),
         st.sampled_from(CHANGES),
@@ -42,6 +42,9 @@ nows = st.one_of(
     ),
     st.integers(946_684_800_000_000, 2_082_758_400_000_000).map(lambda us: pd.Timestamp(us, unit="us", tz="UTC")),
 )
+# A whole-hour `now` with half-hour poll offsets puts polls exactly on the
+# edges of business hours and windows, where "start in, end out" matters.
+nows = st.one_of(nows_anywhere, nows_anywhere.map(lambda now: now.floor("h")))
 times_of_day = st.one_of(
     st.sampled_from(SMALL_HOURS), st.integers(0, DAY_US - 1), st.integers(0, 23).map(lambda hour: hour * HOUR_US)
 )
@@ -64,6 +67,7 @@ def poll_rows(draw, store: int, now: pd.Timestamp) -> list[tuple]:
         st.integers(-8 * DAY_US, 0),
         st.integers(-2 * DAY_US, 0),
         st.sampled_from([0, -14 * DAY_US, -14 * DAY_US - 1, 1, -HOUR_US, -DAY_US]),
+        st.integers(-15 * 48, 0).map(lambda halves: halves * HOUR_US // 2),
     )
     instants = draw(st.lists(offsets, max_size=20))
     return [(store, now + pd.Timedelta(microseconds=shift), draw(st.booleans())) for shift in instants]
