@@ -33,6 +33,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_extensions",
+    # Only for its packaged Swagger UI files and templates: the API docs page works offline.
+    "ninja",
     "monitoring",
 ]
 

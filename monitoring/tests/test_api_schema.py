@@ -1,0 +1,135 @@
+"""The OpenAPI schema: what it promises, that its docs page works offline, and that the API keeps to it.
+
+Schemathesis generates requests from the schema (valid and invalid ones) and checks
+that no answer is a server error and every answer matches its documented schema.
+"""
+from __future__ import annotations
+
+import os
+import re
+import urllib.request
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
+
+from main.wsgi import application
+
+PREFIXES = ["/api/v1", "/api"]
+CHROMIUM = Path("/usr/bin/chromium")
+# A few dozen requests per operation keep the whole run to seconds.
+EXAMPLES_PER_OPERATION = 25
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_the_schema_documents_every_endpoint_under_api_v1(client, prefix):
+    schema = client.get(f"{prefix}/openapi.json").json()
+    assert schema["openapi"].startswith("3.1")
+    assert sorted(schema["paths"]) == [
+        "/api/v1/get_report", "/api/v1/get_report/{report_id}", "/api/v1/health",
+        "/api/v1/reports", "/api/v1/reports/{report_id}", "/api/v1/trigger_report",
+    ]
+    assert sorted(schema["paths"]["/api/v1/trigger_report"]) == ["get", "post"]
+
+
+def test_every_operation_has_its_own_id(client):
+    schema = client.get("/api/v1/openapi.json").json()
+    ids = [operation["operationId"] for methods in schema["paths"].values() for operation in methods.values()]
+    assert len(ids) == len(set(ids))
+
+
+def test_the_schema_documents_the_csv_download_and_the_spec_statuses(client):
+    answers = client.get("/api/v1/openapi.json").json()["paths"]["/api/v1/get_report"]["get"]["responses"]
+    assert {"200", "202", "400", "404"} <= set(answers)
+    assert set(answers["200"]["content"]) == {"application/json", "text/csv"}
+
+
+def test_the_schema_offers_the_optional_bearer_token(client):
+    schema = client.get("/api/v1/openapi.json").json()
+    assert schema["components"]["securitySchemes"] == {"token": {"type": "http", "scheme": "bearer"}}
+    assert schema["security"] == [{"token": []}, {}]
+
+
+def asset_urls(html: str) -> list[str]:
+    return re.findall(r'(?:src|href)="([^"]+)"', html)
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_the_docs_page_references_no_asset_on_another_host(client, prefix):
+    response = client.get(f"{prefix}/docs")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assets = asset_urls(html)
+    assert any(url.endswith("swagger-ui-bundle.js") for url in assets)
+    assert [url for url in assets if not url.startswith("/static/")] == []
+    assert not re.search(r"https?://", html)
+
+
+def test_the_docs_assets_are_served_by_the_app_itself(live_server):
+    with urllib.request.urlopen(f"{live_server.url}/api/v1/docs") as page:
+        assets = asset_urls(page.read().decode())
+    for url in assets:
+        with urllib.request.urlopen(f"{live_server.url}{url}") as asset:
+            assert asset.status == 200 and len(asset.read()) > 0, url
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium")
+def test_the_docs_page_renders_every_operation_with_the_network_cut_off(live_server):
+    # Playwright's sync API runs an event loop in this thread.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    refused = []
+
+    def refuse(route) -> None:
+        refused.append(route.request.url)
+        route.abort()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        # Only the app itself answers: anything else (a CDN) is refused and recorded.
+        page.route(re.compile(r"^(?!" + re.escape(live_server.url) + ")"), refuse)
+        page.goto(f"{live_server.url}/api/v1/docs")
+        page.locator(".opblock").first.wait_for(timeout=20_000)
+        paths = page.locator(".opblock-summary-path").all_inner_texts()
+        browser.close()
+    assert refused == []
+    assert "/api/v1/trigger_report" in [path.replace("\u200b", "") for path in paths]
+
+
+@pytest.fixture
+def connection_kept_across_requests():
+    """The WSGI handler closes the database connection after each request, which would end the
+    test's transaction; Django's own test client unhooks the same two signals for the same reason."""
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (request_started, request_finished):
+        signal.connect(close_old_connections)
+
+
+@pytest.fixture
+def api_schema(db, connection_kept_across_requests):
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
+    schema.config.generation.update(
+        max_examples=EXAMPLES_PER_OPERATION, modes=[GenerationMode.POSITIVE], deterministic=True
+    )
+    return schema
+
+
+fuzzed = schemathesis.pytest.from_fixture("api_schema")
+
+
+@fuzzed.parametrize()
+@settings(deadline=None)  # correctness only: speed is measured in bench/, never asserted
+def test_the_api_answers_every_generated_request_as_documented(case):
+    case.call_and_validate(checks=[not_a_server_error, response_schema_conformance])
