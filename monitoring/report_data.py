@@ -10,13 +10,15 @@ report stays consistent because `now` is fixed before the first shard and only
 polls at or before it are read: a later ingestion can add newer polls, which
 no shard reads.
 
-Polls and hours travel as binary COPY (fixed-width rows that numpy reads
-without parsing text); stores, the only variable-width text, as one plain
-query.
+Hours and polls travel as binary COPY, read by numpy without parsing text:
+hours as fixed-width rows, polls as one row per store holding its timestamps
+and statuses as arrays. Stores, the only variable-width text, come from one
+plain query.
 """
 from __future__ import annotations
 
 import io
+import struct
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +37,11 @@ _PG_EPOCH_US = 946_684_800_000_000
 # Binary COPY: 11-byte signature, 4-byte flags, 4-byte header extension length.
 _COPY_HEADER_BYTES = 19
 _COPY_TRAILER_BYTES = 2
+# A one-dimensional binary array: dimensions, null flag, element type, length,
+# lower bound (4 bytes each), then each element as its length and value.
+_ARRAY_HEADER_BYTES = 20
+_STAMP = np.dtype([("length", ">i4"), ("value", ">i8")])
+_STATUS = np.dtype([("length", ">i4"), ("value", "?")])
 
 
 @dataclass(frozen=True)
@@ -118,18 +125,49 @@ def read_shard(*, bounds: ShardBounds, now: datetime) -> ShardInput:
             params,
             {"store": ">i8", "weekday": ">i2", "start_us": ">i8", "end_us": ">i8"},
         )
-        # The range predicate is on the indexed timestamp column; the join keeps
-        # the shard's stores only (no join at all when one shard has them all).
-        polls = _copy_columns(
-            cursor,
-            f"""SELECT p.store_id, p.timestamp, p.active FROM monitoring_statuspoll p
-                {'' if bounds == ShardBounds() else 'JOIN monitoring_store s ON s.id = p.store_id'}
-                WHERE p.timestamp >= %(since)s AND p.timestamp <= %(now)s AND {where}""",
-            {**params, "since": now - LOOKBACK.to_pytimedelta(), "now": now},
-            {"store": ">i8", "ts": ">i8", "active": "?"},
-        )
-    polls["ts"] = (polls["ts"] + _PG_EPOCH_US) * 1_000
+        polls = _copy_polls(cursor, where=where, params={**params, "since": now - LOOKBACK.to_pytimedelta(), "now": now})
     return ShardInput(stores=stores, hours=hours, polls=polls, read_seconds=time.perf_counter() - started)
+
+
+def _copy_polls(cursor, *, where: str, params: dict) -> pd.DataFrame:
+    """The polls of the stores `where` selects, in [since, now]: one row per store.
+
+    Each store's polls come as two arrays (timestamps, statuses) from an
+    index-only range scan of the unique (store, timestamp) index, which
+    carries the status: the range predicate is on the indexed timestamp, and
+    about 140 polls travel per COPY row, so the client's cost per row (the
+    larger part of reading millions of single polls) is paid per store.
+    """
+    sql = f"""
+        SELECT s.id, polls.ts, polls.active FROM monitoring_store s CROSS JOIN LATERAL (
+            SELECT array_agg(p.timestamp) AS ts, array_agg(p.active) AS active FROM monitoring_statuspoll p
+            WHERE p.store_id = s.id AND p.timestamp >= %(since)s AND p.timestamp <= %(now)s
+        ) polls
+        WHERE polls.ts IS NOT NULL AND {where}"""
+    data = _copy_out(cursor, sql, params)
+    stores, counts, stamps, statuses = [], [], [], []
+    unpack = struct.unpack_from
+    at, end = _COPY_HEADER_BYTES, len(data) - _COPY_TRAILER_BYTES
+    while at < end:
+        # Row: field count, then length + value of: store (int8), timestamp[] , bool[].
+        store, stamps_bytes = unpack(">qi", data, at + 6)
+        count = unpack(">i", data, at + 18 + _ARRAY_HEADER_BYTES - 8)[0]
+        statuses_at = at + 18 + stamps_bytes
+        statuses_bytes = unpack(">i", data, statuses_at)[0]
+        if stamps_bytes != _ARRAY_HEADER_BYTES + 12 * count or statuses_bytes != _ARRAY_HEADER_BYTES + 5 * count:
+            raise ValueError(f"COPY of polls: store {store}'s arrays are not {count} plain values")
+        stores.append(store)
+        counts.append(count)
+        stamps.append(np.frombuffer(data, _STAMP, count=count, offset=at + 18 + _ARRAY_HEADER_BYTES)["value"])
+        statuses.append(np.frombuffer(data, _STATUS, count=count, offset=statuses_at + 4 + _ARRAY_HEADER_BYTES)["value"])
+        at = statuses_at + 4 + statuses_bytes
+    if not stores:
+        return pd.DataFrame({"store": np.empty(0, np.int64), "ts": np.empty(0, np.int64), "active": np.empty(0, bool)})
+    return pd.DataFrame({
+        "store": np.repeat(np.array(stores, dtype=np.int64), counts),
+        "ts": (np.concatenate(stamps).astype(np.int64) + _PG_EPOCH_US) * 1_000,
+        "active": np.concatenate(statuses),
+    })
 
 
 def _store_filter(bounds: ShardBounds) -> tuple[str, dict]:
@@ -165,17 +203,22 @@ def _copy_columns(cursor, sql: str, params: dict, columns: dict[str, str]) -> pd
     Each row is an int16 field count, then per field an int32 length and the
     value, all big-endian: a numpy record type reads the whole buffer at once.
     """
-    statement = cursor.mogrify(sql, params).decode()
-    buffer = io.BytesIO()
-    cursor.copy_expert(f"COPY ({statement}) TO STDOUT WITH (FORMAT binary)", buffer)
+    data = _copy_out(cursor, sql, params)
     fields = [("fields", ">i2")]
     for name, kind in columns.items():
         fields += [(f"{name}_len", ">i4"), (name, kind)]
     row = np.dtype(fields)
-    data = buffer.getbuffer()
     count = (len(data) - _COPY_HEADER_BYTES - _COPY_TRAILER_BYTES) // row.itemsize
     rows = np.frombuffer(data, dtype=row, count=count, offset=_COPY_HEADER_BYTES)
     for name, kind in columns.items():
         if count and not (rows[f"{name}_len"] == np.dtype(kind).itemsize).all():
             raise ValueError(f"COPY of {name}: a NULL or a value of unexpected width")
     return pd.DataFrame({name: rows[name].astype(np.dtype(kind).newbyteorder("=")) for name, kind in columns.items()})
+
+
+def _copy_out(cursor, sql: str, params: dict) -> bytes:
+    """The rows of `sql` in PostgreSQL's binary COPY format."""
+    statement = cursor.mogrify(sql, params).decode()
+    buffer = io.BytesIO()
+    cursor.copy_expert(f"COPY ({statement}) TO STDOUT WITH (FORMAT binary)", buffer)
+    return buffer.getvalue()
