@@ -1,11 +1,11 @@
 """Writing status polls, the big table (2 million rows a week), in one transaction per file.
 
 Polls travel as fixed-width tuples in PostgreSQL's binary COPY format, built and
-read with numpy. Into an empty table they are copied straight in, its indexes and
-foreign key rebuilt afterwards. Otherwise the stored polls of the file's time span
-are copied out once and compared with the file in numpy, so only new polls and
-changed statuses are written: a re-load of an unchanged file writes nothing, and
-an hour of new polls writes only that hour.
+read with numpy. The stored polls of the file's time span are copied out once and
+compared with the file in numpy, so only new polls and changed statuses are
+written: a re-load of an unchanged file writes nothing, and an hour of new polls
+writes only that hour. Many new polls (a fresh database, a new week) are copied in
+with the table's indexes and foreign key dropped and rebuilt afterwards.
 """
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ _HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _TRAILER = struct.pack(">h", -1)
 _FIELD_TYPES = {"id": ">i8", "store": ">i8", "ts": ">i8", "active": "u1", "is_new": "u1"}
 _STORED = ("store", "ts", "active")
+# From this many new polls on, dropping and rebuilding the indexes beats maintaining them.
+BULK_INSERT_ROWS = 200_000
 
 
 def write_polls(cursor, *, rows: pa.Table, progress: Progress | None = None) -> WriteCounts:
@@ -35,7 +37,7 @@ def write_polls(cursor, *, rows: pa.Table, progress: Progress | None = None) -> 
     counts = WriteCounts(duplicates=len(rows) - len(keep), stores_created=created)
     cursor.execute("SELECT NOT EXISTS (SELECT 1 FROM monitoring_statuspoll)")
     if cursor.fetchone()[0]:
-        _copy_into_empty_table(cursor, store_keys=store_keys, micros=micros, active=active, progress=progress)
+        _bulk_insert(cursor, columns={"store": store_keys, "ts": micros, "active": active}, empty=True, progress=progress)
         counts.inserted = len(keep)
         return counts
     stored = _stored_polls(cursor, micros=micros)
@@ -44,8 +46,15 @@ def write_polls(cursor, *, rows: pa.Table, progress: Progress | None = None) -> 
     stored_active = np.zeros(len(position), bool)
     stored_active[~is_new] = stored["active"][position[~is_new]]
     changed = is_new | (stored_active != active)
-    columns = {"store": store_keys[changed], "ts": micros[changed], "active": active[changed], "is_new": is_new[changed]}
-    counts.inserted, counts.updated = _write_changes(cursor, columns=columns, progress=progress)
+    bulk = int(is_new.sum()) >= BULK_INSERT_ROWS
+    if bulk:  # before any other write to the table in this transaction: ALTER TABLE needs that
+        new_columns = {"store": store_keys[is_new], "ts": micros[is_new], "active": active[is_new]}
+        _bulk_insert(cursor, columns=new_columns, empty=False, progress=progress)
+    write = changed & ~is_new if bulk else changed
+    columns = {"store": store_keys[write], "ts": micros[write], "active": active[write], "is_new": is_new[write]}
+    counts.inserted, counts.updated = _write_changes(cursor, columns=columns, progress=None if bulk else progress)
+    if bulk:
+        counts.inserted = int(is_new.sum())
     counts.unchanged = len(keep) - counts.inserted - counts.updated
     return counts
 
@@ -91,11 +100,12 @@ def _combined_keys(store_keys: np.ndarray, micros: np.ndarray) -> tuple[np.ndarr
     return (store_keys * span + (micros - low),)
 
 
-def _copy_into_empty_table(cursor, *, store_keys, micros, active, progress: Progress | None) -> None:
-    """The cheapest correct path into an empty poll table: COPY with no index or foreign key,
-    then rebuild them by sorting (row-by-row index upkeep and deferred foreign-key checks
-    for millions of rows would cost several times more). The DDL locks the table until
-    commit; with no polls yet, a reader only waits for the first data to arrive.
+def _bulk_insert(cursor, *, columns: dict[str, np.ndarray], empty: bool, progress: Progress | None) -> None:
+    """Insert many new polls the cheapest correct way: COPY with no index or foreign key,
+    then rebuild them by sorting (row-by-row index upkeep and a deferred foreign-key check
+    per row cost several times more for millions of rows). The DDL locks the table until
+    commit, so a report waits for the load instead of reading half of it. Into an empty
+    table, ids are given explicitly and COPY FREEZE spares a later pass over every page.
     """
     cursor.execute(
         """
@@ -111,15 +121,14 @@ def _copy_into_empty_table(cursor, *, store_keys, micros, active, progress: Prog
         """
     )
     statements = cursor.fetchall()
-    # TRUNCATE (of an empty table) in this transaction allows COPY FREEZE: no later
-    # pass over every page to set hint bits. Explicit ids skip a sequence call per row.
-    count = len(micros)
-    cursor.execute(
-        "; ".join([drop for drop, _ in statements] + ["TRUNCATE monitoring_statuspoll"])
-        + f"; ALTER TABLE monitoring_statuspoll ALTER COLUMN id RESTART WITH {count + 1}"
-    )
-    columns = {"id": np.arange(1, count + 1, dtype=np.int64), "store": store_keys, "ts": micros, "active": active}
-    sql = "COPY monitoring_statuspoll (id, store_id, timestamp, active) FROM STDIN WITH (FORMAT binary, FREEZE)"
+    drops = [drop for drop, _ in statements]
+    sql = "COPY monitoring_statuspoll (store_id, timestamp, active) FROM STDIN WITH (FORMAT binary)"
+    if empty:
+        count = len(columns["ts"])
+        drops += ["TRUNCATE monitoring_statuspoll", f"ALTER TABLE monitoring_statuspoll ALTER COLUMN id RESTART WITH {count + 1}"]
+        columns = {"id": np.arange(1, count + 1, dtype=np.int64), **columns}
+        sql = "COPY monitoring_statuspoll (id, store_id, timestamp, active) FROM STDIN WITH (FORMAT binary, FREEZE)"
+    cursor.execute("; ".join(drops))
     copy_bytes(cursor, sql, binary_copy(columns), progress)
     # Keys and indexes first: the foreign key check then runs as one join over them.
     rebuild = sorted((create for _, create in statements), key=lambda sql: "FOREIGN KEY" in sql)

@@ -4,7 +4,7 @@ from datetime import datetime, time, timezone
 from pathlib import Path
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from monitoring import ingest_polls
@@ -61,6 +61,18 @@ class TestPolls:
         # Four lines, one (store, time): one poll, three superseded, the last line's status.
         assert (result.inserted, result.duplicates) == (1, 3)
         assert [active for _, active in polls_of("s1")] == [False]
+
+    def test_many_new_polls_into_a_filled_table_take_the_bulk_path_with_the_same_outcome(self, tmp_path, monkeypatch):
+        monkeypatch.setattr(ingest_polls, "BULK_INSERT_ROWS", 2)
+        load(write(tmp_path, "a.csv", POLLS_HEADER + f"s1,active,{T}\ns2,active,{T}\n"))
+        [result] = load(write(tmp_path, "b.csv", POLLS_HEADER + f"s1,inactive,{T}\ns1,active,2023-01-22 13:00:00\ns3,active,{T}\n"))
+        assert result.error == ""
+        # s1 at 12:00 changes status; s1 at 13:00 and s3 are new; s2 is not in the file.
+        assert (result.inserted, result.updated, result.unchanged) == (2, 1, 0)
+        assert [active for _, active in polls_of("s1")] == [False, True]
+        assert StatusPoll.objects.count() == 4
+        with pytest.raises(IntegrityError), transaction.atomic():  # the rebuilt unique key is back
+            StatusPoll.objects.create(store=Store.objects.get(store_id="s3"), timestamp=polls_of("s3")[0][0], active=True)
 
     def test_loading_the_same_files_again_changes_nothing(self):
         files = [DATA / "polls_bad_rows.csv", DATA / "hours_variants.csv", DATA / "timezones_mixed.csv"]
@@ -148,13 +160,13 @@ class TestFileErrors:
 class TestTransactions:
     def test_a_failure_mid_file_leaves_nothing_and_a_rerun_completes_it(self, tmp_path, monkeypatch):
         path = write(tmp_path, "polls.csv", POLLS_HEADER + "".join(f"s{i},active,{T}\n" for i in range(50)))
-        real_copy = ingest_polls._copy_into_empty_table
+        real_copy = ingest_polls._bulk_insert
 
         def copy_then_lose_the_database(cursor, **kwargs):
             real_copy(cursor, **kwargs)  # stores created and polls copied: then the connection drops
             raise OperationalError("server closed the connection unexpectedly")
 
-        monkeypatch.setattr(ingest_polls, "_copy_into_empty_table", copy_then_lose_the_database)
+        monkeypatch.setattr(ingest_polls, "_bulk_insert", copy_then_lose_the_database)
         [failed] = load(path)
         assert failed.mode == "failed" and "server closed the connection" in failed.error
         assert (Store.objects.count(), StatusPoll.objects.count()) == (0, 0)
