@@ -19,7 +19,7 @@ _NEEDS_QUOTES = (",", '"', "\r", "\n")
 
 def report_to_csv(report: pd.DataFrame) -> str:
     """Header and one line per row, "\\n" line ends, figures with exactly two decimals."""
-    columns = [report["store_id"].map(_store_id_cell)]
+    columns = [report["store_id"].astype(str).map(_store_id_cell)]
     columns += [report[name].map("{:.2f}".format) for name in REPORT_COLUMNS[1:]]
     lines = [",".join(REPORT_COLUMNS)]
     lines += [",".join(cells) for cells in zip(*columns, strict=True)]
