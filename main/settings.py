@@ -40,6 +40,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -96,6 +97,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env_path("STATIC_ROOT", BASE_DIR / "var" / "static")
+# WhiteNoise serves the static files from gunicorn too (DEBUG off). Finders let it
+# serve them straight from the app and packages, so no collectstatic step is needed.
+WHITENOISE_USE_FINDERS = True
+# Not used for uploads; set so Django's live server never treats a path as a media file.
+MEDIA_URL = "/media/"
 
 # --- The monitoring service -----------------------------------------------------
 # Folder of CSV sources that `runscript load` and the hourly refresher ingest.
