@@ -96,7 +96,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = env_path("STATIC_ROOT", BASE_DIR / "var" / "static")
+# Only for `collectstatic` behind another web server; WhiteNoise needs none (below).
+STATIC_ROOT = os.environ.get("STATIC_ROOT") or None
 # WhiteNoise serves the static files from gunicorn too (DEBUG off). Finders let it
 # serve them straight from the app and packages, so no collectstatic step is needed.
 WHITENOISE_USE_FINDERS = True
