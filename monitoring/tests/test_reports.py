@@ -240,3 +240,15 @@ def test_the_data_overview_counts_stores_and_polls_and_dates_the_latest():
     assert (overview.oldest_poll_at, overview.latest_poll_at) == (at(15, 14), LATEST_POLL)
     assert overview.database_ok is True
     assert overview.data_age_seconds == pytest.approx((timezone.now() - LATEST_POLL).total_seconds(), abs=60)
+
+
+def test_the_data_overview_says_so_when_the_database_does_not_answer(monkeypatch):
+    from django.db import OperationalError
+
+    def unreachable(*args, **kwargs):
+        raise OperationalError("could not connect to server")
+
+    monkeypatch.setattr(Store.objects, "count", unreachable)
+    overview = reports.data_overview()
+    assert overview.database_ok is False
+    assert (overview.store_count, overview.poll_count, overview.latest_poll_at) == (0, 0, None)
