@@ -39,7 +39,7 @@ class _Checks:
         new = np.flatnonzero(np.asarray(failed) & ~self.bad)
         if not len(new):
             return
-        for index, value in zip(new.tolist(), values.take(pa.array(new)).to_pylist()):
+        for index, value in zip(new.tolist(), values.take(pa.array(new)).to_pylist(), strict=True):
             self.rejected.append((index, column, reason.format(value=value)))
         self.bad[new] = True
 

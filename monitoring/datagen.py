@@ -110,7 +110,7 @@ def generate_polls(*, store_ids: np.ndarray, start: pd.Timestamp, end: pd.Timest
     hours = pd.date_range(START.floor("h"), END.ceil("h") + HORIZON, freq="h").values
     window = (start.to_datetime64(), end.to_datetime64())
     parts = [_store_polls(int(store_id), hours=hours, window=window, seed=seed) for store_id in store_ids]
-    ids = np.concatenate([np.full(len(ts), store_id, np.int64) for store_id, (ts, _) in zip(store_ids, parts)])
+    ids = np.concatenate([np.full(len(ts), store_id, np.int64) for store_id, (ts, _) in zip(store_ids, parts, strict=True)])
     stamps = np.concatenate([ts for ts, _ in parts]).astype("datetime64[us]")
     up = np.concatenate([up for _, up in parts])
     order = np.random.default_rng(seed).permutation(len(ids))  # the real file is unsorted

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import pyarrow as pa
@@ -36,20 +36,14 @@ PROGRESS_MIN_ROWS = 100_000  # smaller files load too fast for progress lines to
 Progress = Callable[[str], None]
 
 
-@dataclass
-class FileResult:
-    """What loading one file did (or why it could not)."""
+@dataclass(kw_only=True)
+class FileResult(ingest_sql.WriteCounts):
+    """What loading one file did (or why it could not): the write counts and more."""
 
     path: Path
     kind: str = ""
     mode: str = "full"  # full, tail (only new lines), skipped (unchanged), failed
     rows_read: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    deleted: int = 0
-    duplicates: int = 0
-    stores_created: int = 0
     rejections: list[Rejection] = field(default_factory=list)
     error: str = ""
     seconds: float = 0.0
@@ -182,8 +176,8 @@ def _write(plan: LoadPlan, parsed: ParsedSource, *, result: FileResult, progress
         cursor.execute("SET LOCAL synchronous_commit = off")
         copy_progress = _copy_progress(plan.path.name, rows=len(parsed.rows), progress=progress)
         counts = _write_rows(cursor, kind=plan.kind, parsed=parsed, progress=copy_progress)
-        for name in ("inserted", "updated", "unchanged", "deleted", "duplicates", "stores_created"):
-            setattr(result, name, getattr(counts, name))
+        for count in fields(counts):
+            setattr(result, count.name, getattr(counts, count.name))
         run = _save_run(plan, result=result, succeeded=True)
         _save_rejections(cursor, run=run, rejections=result.rejections)
     if len(parsed.rows) >= PROGRESS_MIN_ROWS:

@@ -32,7 +32,7 @@ class LoadPlan:
     first_line: int = 2  # line number of the first record read (the header is line 1)
     header: Header | None = None  # known in advance for a tail read
     touched: bool = False  # skipped although the mtime changed: the content is the same
-    hasher: "hashlib._Hash" = field(default_factory=hashlib.sha256)
+    hasher: hashlib._Hash = field(default_factory=hashlib.sha256)
     loaded_sha256: str = ""
     bytes_loaded: int = 0
     lines_loaded: int = 0

@@ -1,6 +1,6 @@
 """Loading CSV sources into PostgreSQL (monitoring/ingest.py): counts, idempotency, replace rules, transactions."""
 import threading
-from datetime import datetime, time, timezone
+from datetime import datetime, time
 from pathlib import Path
 
 import pytest

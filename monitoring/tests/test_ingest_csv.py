@@ -1,5 +1,5 @@
 """Reading and validating CSV sources, without a database (monitoring/csv_sources.py, csv_columns.py)."""
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,7 +18,7 @@ def parse_file(path: Path):
 
 
 def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ def test_keeping_the_last_line_of_each_store_and_time_agrees_with_a_dictionary(h
     keys = rng.integers(1, 40, 3000)
     micros = rng.integers(0, 50, 3000) * (2**57 if huge_span else 1_000_000)  # huge: past the one-int64 key, the two-column path
     last_line = {}
-    for line, pair in enumerate(zip(keys.tolist(), micros.tolist())):
+    for line, pair in enumerate(zip(keys.tolist(), micros.tolist(), strict=True)):
         last_line[pair] = line  # a later line replaces an earlier one
     kept = sorted_last_of_each(keys, micros)
     assert sorted(kept.tolist()) == sorted(last_line.values())
