@@ -37,6 +37,8 @@ def summary_line(result: FileResult) -> str:
         f"{result.unchanged:,} unchanged",
         f"{result.rejected:,} rejected",
     ]
+    if result.stores_created:
+        parts.append(f"{result.stores_created:,} new stores")
     if result.deleted:
         parts.append(f"{result.deleted:,} old rows removed")
     if result.duplicates:
