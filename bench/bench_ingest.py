@@ -20,7 +20,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
+
+from fresh_database import drop_database, use_fresh_database  # bench/ is this script's folder on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out" / "ingest"
@@ -34,11 +35,14 @@ def main() -> None:
     shutil.rmtree(OUT, ignore_errors=True)
     _manage("make_dataset", str(sources))
     _manage("make_dataset", str(hour), "--start", LAST_POLL, "--end", NEXT_HOUR_END)
-    admin_url = _use_fresh_database()
+    admin_url = use_fresh_database(name=DB_NAME, embedded_pgdata=OUT / "pgdata")
     try:
         figures = _measure(sources=sources, next_hour=hour / "store_status.csv")
     finally:
-        _drop_database(admin_url)
+        from django.db import connections
+
+        connections.close_all()
+        drop_database(name=DB_NAME, admin_url=admin_url)
     print(json.dumps(figures))
 
 
@@ -77,43 +81,6 @@ def _measure(*, sources: Path, next_hour: Path) -> dict:
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "cpus": os.cpu_count(),
     }
-
-
-def _use_fresh_database() -> str:
-    """Point DATABASE_URL (or the embedded server) at an empty `bench_ingest` database."""
-    url = os.environ.get("DATABASE_URL", "").strip()
-    if not url:
-        os.environ["EMBEDDED_PGDATA"] = str(OUT / "pgdata")
-        os.environ["EMBEDDED_DB_NAME"] = DB_NAME
-        return ""
-    import psycopg2
-
-    admin = psycopg2.connect(url)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}"')
-        cursor.execute(f'CREATE DATABASE "{DB_NAME}"')
-    admin.close()
-    os.environ["DATABASE_URL"] = urlunparse(urlparse(url)._replace(path=f"/{DB_NAME}"))
-    return url
-
-
-def _drop_database(admin_url: str) -> None:
-    from django.db import connections
-
-    connections.close_all()
-    if not admin_url:
-        from main import embedded_server
-
-        embedded_server.stop(OUT / "pgdata")
-        return
-    import psycopg2
-
-    admin = psycopg2.connect(admin_url)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}"')
-    admin.close()
 
 
 def _append_body(source: Path, *, to: Path) -> int:
