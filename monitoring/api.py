@@ -25,6 +25,8 @@ from django.views import defaults
 from ninja import NinjaAPI, Query, Status
 from ninja.errors import ValidationError
 from ninja.openapi.docs import Swagger
+from ninja.renderers import JSONRenderer
+from ninja.responses import NinjaJSONEncoder
 
 from monitoring.access import client_identity, trigger_allowed
 from monitoring.api_schemas import (
@@ -53,6 +55,20 @@ Output = Literal["json", "csv"]
 EARLIEST_AS_OF = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+class PreciseJSONEncoder(NinjaJSONEncoder):
+    """Keeps microseconds, which Django's encoder cuts to milliseconds: a report's `now` is
+    a poll's exact instant, and `as_of=<now>` must give the same report again."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, datetime):
+            return o.isoformat().replace("+00:00", "Z")
+        return super().default(o)
+
+
+class PreciseJSONRenderer(JSONRenderer):
+    encoder_class = PreciseJSONEncoder
+
+
 class MonitoringAPI(NinjaAPI):
     def get_openapi_schema(self, **kwargs: Any) -> Any:
         schema = super().get_openapi_schema(**kwargs)
@@ -71,6 +87,7 @@ api = MonitoringAPI(
         "Every path is also served under /api/; /trigger_report and /get_report also at the root."
     ),
     urls_namespace="api-v1",
+    renderer=PreciseJSONRenderer(),
     # With "ninja" in INSTALLED_APPS the page loads Swagger UI from our static files, never a CDN.
     docs=Swagger(settings={"tryItOutEnabled": True}),
     docs_url="/docs",
@@ -88,7 +105,7 @@ class ApiError(Exception):
 
 def _json(data: dict[str, Any], status: int) -> JsonResponse:
     # The same Content-Type as ninja's own answers, so every API answer looks alike.
-    return JsonResponse(data, status=status, content_type=api.get_content_type())
+    return JsonResponse(data, status=status, content_type=api.get_content_type(), encoder=PreciseJSONEncoder)
 
 
 def _problem(status: int, error: str) -> JsonResponse:

@@ -151,9 +151,16 @@ def test_a_complete_report_carries_its_csv_and_figures(client, prefix, complete_
     assert response.json() == {
         "status": "Complete", "data": CSV_TEXT, "report_id": str(complete_report.id),
         "as_of": None, "now": "2023-01-25T18:00:00Z", "requested_at": "2023-01-25T18:00:00Z",
-        "started_at": "2023-01-25T18:00:00Z", "finished_at": "2023-01-25T18:00:02.500Z",
+        "started_at": "2023-01-25T18:00:00Z", "finished_at": "2023-01-25T18:00:02.500000Z",
         "duration_seconds": 2.5, "read_seconds": 0.5, "compute_seconds": 1.25, "store_count": 1, "poll_count": 3,
     }
+
+
+def test_a_reports_now_keeps_its_microseconds_so_as_of_now_gives_the_same_report(client):
+    # The latest poll of the 2023 data is 18:13:22.479220: cut to milliseconds (.479) it would
+    # fall before that poll, and `as_of=<now>` would report as of the poll before it.
+    report = make_report("Complete", now=datetime(2023, 1, 25, 18, 13, 22, 479220, tzinfo=UTC), csv=CSV_TEXT)
+    assert client.get("/get_report", {"report_id": str(report.id)}).json()["now"] == "2023-01-25T18:13:22.479220Z"
 
 
 def test_a_failed_report_says_why(client, prefix):
@@ -331,7 +338,7 @@ def test_the_list_shows_recent_reports_newest_first(client, complete_report):
     assert reports[0] == {
         "report_id": str(complete_report.id), "state": "Complete", "progress": 1.0, "as_of": None,
         "now": "2023-01-25T18:00:00Z", "requested_at": "2023-01-25T18:00:00Z", "started_at": "2023-01-25T18:00:00Z",
-        "finished_at": "2023-01-25T18:00:02.500Z", "duration_seconds": 2.5, "read_seconds": 0.5,
+        "finished_at": "2023-01-25T18:00:02.500000Z", "duration_seconds": 2.5, "read_seconds": 0.5,
         "compute_seconds": 1.25, "store_count": 1, "poll_count": 3, "error": "", "csv_url": f"/api/v1/get_report/{complete_report.id}?format=csv",
     }
     assert reports[1]["csv_url"] is None
