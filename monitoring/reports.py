@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -242,8 +242,11 @@ def reports_recover_stale(*, older_than: timedelta) -> int:
     `attempts` counts the runs started (claims); a report whose runner died
     on its MAX_ATTEMPTS-th run fails instead of being tried again.
     """
-    stale = Report.objects.filter(state=Report.State.RUNNING).filter(
-        Q(heartbeat_at__lt=timezone.now() - older_than) | Q(heartbeat_at__isnull=True)
+    running = Report.objects.filter(state=Report.State.RUNNING)
+    stale = running.filter(
+        Q(heartbeat_at__lt=timezone.now() - older_than)
+        | Q(heartbeat_at__isnull=True)
+        | Q(runner__in=_runners_gone_from_this_host(running.values_list("runner", flat=True)))
     )
     failed = stale.filter(attempts__gte=MAX_ATTEMPTS).update(
         state=Report.State.FAILED, error=DIED_TWICE, finished_at=timezone.now(), heartbeat_at=None
@@ -252,6 +255,32 @@ def reports_recover_stale(*, older_than: timedelta) -> int:
     if failed or requeued:
         logger.warning("stale reports: %d requeued, %d failed (%s)", requeued, failed, DIED_TWICE)
     return failed + requeued
+
+
+def _runners_gone_from_this_host(runners: Iterable[str]) -> list[str]:
+    """Runners on this host whose process no longer exists (killed, restarted).
+
+    Their reports need not wait for the heartbeat to go stale: after a restart
+    the janitor's first round re-runs them at once.
+    """
+    host = socket.gethostname()
+    gone = []
+    for runner in set(runners):
+        runner_host, _, rest = runner.partition(":")
+        pid = rest.partition(":")[0]
+        if runner_host == host and pid.isdigit() and not _process_exists(int(pid)):
+            gone.append(runner)
+    return gone
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
 
 
 def reports_expire(*, keep: int) -> int:

@@ -1,6 +1,7 @@
 """The report service: lifecycle, figures, as_of, shards, reads, recovery, expiry."""
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import timedelta
 
@@ -203,6 +204,26 @@ def test_a_report_whose_runner_stopped_beating_goes_back_to_the_queue():
     alive.refresh_from_db()
     assert report.state == Report.State.PENDING
     assert alive.state == Report.State.RUNNING
+
+
+def test_a_report_whose_runner_process_on_this_host_is_gone_is_requeued_without_waiting():
+    import socket
+    import subprocess
+    import sys
+
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(finished.stdout)  # a process that has exited
+    host = socket.gethostname()
+    gone = Report.objects.create(
+        state=Report.State.RUNNING, runner=f"{host}:{dead_pid}:report-1", attempts=1, heartbeat_at=timezone.now()
+    )
+    here = Report.objects.create(
+        state=Report.State.RUNNING, runner=f"{host}:{os.getpid()}:report-1", attempts=1, heartbeat_at=timezone.now()
+    )
+    assert reports.reports_recover_stale(older_than=timedelta(minutes=2)) == 1
+    gone.refresh_from_db()
+    here.refresh_from_db()
+    assert (gone.state, here.state) == (Report.State.PENDING, Report.State.RUNNING)
 
 
 def test_a_report_whose_runner_died_on_its_second_run_fails():
