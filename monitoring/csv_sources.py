@@ -252,6 +252,8 @@ def _read_table(body: bytes, *, header: Header, rows: int, tolerate_bad_width: b
     With tolerate_bad_width, a row of the wrong width gives None instead of an error,
     so the caller can fall back to the record scan that reports it with its line.
     """
+    if rows == 0:  # pyarrow refuses an empty body (a file with only its header)
+        return pa.table({column: pa.array([], pa.string()) for column in header.columns})
     names = [f"c{i}" for i in range(len(header.names))]
     wanted = {f"c{position}": column for column, position in header.columns.items()}
     bad_width = []

@@ -147,6 +147,10 @@ class TestFileErrors:
         assert "c_empty.csv: empty file" in results[3].error
         assert list(Store.objects.values_list("store_id", flat=True)) == ["s1"]
 
+    def test_a_file_with_only_its_header_loads_nothing_and_is_no_error(self, tmp_path):
+        [result] = load(write(tmp_path, "header_only.csv", POLLS_HEADER))
+        assert (result.mode, result.kind, result.rows_read, result.error) == ("full", "polls", 0, "")
+
     def test_a_gzipped_file_loads_like_the_plain_one(self, tmp_path):
         import gzip
 

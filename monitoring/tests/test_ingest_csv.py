@@ -1,11 +1,15 @@
 """Reading and validating CSV sources, without a database (monitoring/csv_sources.py, csv_columns.py)."""
-from datetime import datetime, UTC
+import csv
+import io
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from monitoring.csv_columns import parse_local_times, parse_utc
+from monitoring.csv_columns import is_timezone_name, parse_local_times, parse_utc
 from monitoring.csv_sources import SourceError, SourceKind, parse_body, parse_header, read_bytes
 
 DATA = Path(__file__).parent / "data"
@@ -209,3 +213,38 @@ def test_a_semantic_rejection_in_a_plain_file_keeps_the_rows_raw_text():
     header = parse_header(b"store_id,status,timestamp_utc\n", path=Path("x.csv"))
     parsed = parse_body(b"a,active,2023-01-22 12:00:00\nb,maybe,2023-01-22 12:00:00\n", header=header, first_line=2)
     assert [(r.line, r.raw) for r in parsed.rejections] == [(3, "b,maybe,2023-01-22 12:00:00")]
+
+
+_FIELD = st.sampled_from(["s1", "s,2", 's"3', "s\n4", "a b", "", "UTC", "Asia/Kolkata", "Mars/Base", " UTC "])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(st.lists(_FIELD, min_size=0, max_size=3), max_size=12),
+    quote_all=st.booleans(),
+    crlf=st.booleans(),
+)
+def test_records_and_line_numbers_agree_with_pythons_csv_module(rows, quote_all, crlf):
+    """A second, simpler reading: csv.reader, its line_num telling where each record ends."""
+    buffer = io.StringIO()
+    csv.writer(buffer, quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL, lineterminator="\r\n" if crlf else "\n").writerows(rows)
+    text = buffer.getvalue()
+    expected_good, expected_bad, previous_end = [], [], 1
+    reader = csv.reader(io.StringIO(text))
+    for record in reader:
+        line, previous_end = previous_end + 1, reader.line_num + 1
+        if not record:
+            continue  # a blank line is no row
+        if len(record) != 2:
+            expected_bad.append(line)
+        elif not record[0].strip():
+            expected_bad.append(line)
+        elif not is_timezone_name(record[1].strip()):
+            expected_bad.append(line)
+        else:
+            expected_good.append((line, record[0], record[1].strip()))
+    header = parse_header(b"store_id,timezone_str\n", path=Path("x.csv"))
+    parsed = parse_body(text.encode(), header=header, first_line=2)
+    good = [(r["line"], r["store_id"], r["timezone"]) for r in parsed.rows.to_pylist()]
+    assert good == expected_good
+    assert [r.line for r in parsed.rejections] == expected_bad
