@@ -33,16 +33,19 @@ class RoundOutcome:
     """One round: the files it loaded, or why it did not run."""
 
     results: list[FileResult] = field(default_factory=list)
-    skipped_reason: str = ""  # set when another refresher held the lock, or the round crashed
+    busy: bool = False  # another refresher was working: this round left the files to it
+    error: str = ""  # the database could not be reached
     seconds: float = 0.0
 
     @property
     def failed(self) -> bool:
-        return bool(self.skipped_reason) or any(not r.ok for r in self.results)
+        return bool(self.error) or any(not r.ok for r in self.results)
 
     def line(self) -> str:
-        if self.skipped_reason:
-            return f"refresh round skipped: {self.skipped_reason}"
+        if self.busy:
+            return "refresh round skipped: another refresher is working"
+        if self.error:
+            return f"refresh round failed: {self.error}"
         return f"refresh round: {round_line(self.results)}"
 
 
@@ -55,7 +58,7 @@ def refresh_round(*, data_dir: Path | None = None, full: bool = False) -> RoundO
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_try_advisory_lock(%s)", [REFRESH_LOCK_KEY])
             if not cursor.fetchone()[0]:
-                return RoundOutcome(skipped_reason="another refresher is working")
+                return RoundOutcome(busy=True)
         try:
             results = ingest_paths(paths=[data_dir or settings.MONITORING_DATA_DIR], full=full)
         finally:
@@ -63,7 +66,7 @@ def refresh_round(*, data_dir: Path | None = None, full: bool = False) -> RoundO
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [REFRESH_LOCK_KEY])
     except DatabaseError as error:
         # The database may be restarting: report it and try again next round.
-        return RoundOutcome(skipped_reason=f"database error: {error}".strip(), seconds=time.monotonic() - started)
+        return RoundOutcome(error=f"database error: {error}".strip(), seconds=time.monotonic() - started)
     return RoundOutcome(results=results, seconds=time.monotonic() - started)
 
 

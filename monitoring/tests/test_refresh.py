@@ -5,6 +5,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
 
 from monitoring import refresh
@@ -96,7 +97,8 @@ def test_a_round_is_skipped_while_another_refresher_works(folder):
         outcome = refresh_round()
     finally:
         other.close()
-    assert outcome.skipped_reason == "another refresher is working"
+    assert outcome.busy and not outcome.failed
+    assert outcome.line() == "refresh round skipped: another refresher is working"
     assert not StatusPoll.objects.exists()
 
 
@@ -109,6 +111,14 @@ def test_the_loop_runs_a_round_at_once_and_stops_when_asked(folder):
 
     run_refresher(stop=stop, interval=3600, on_round=on_round)
     assert len(rounds) == 1 and StatusPoll.objects.count() == 2
+
+
+def test_refresh_once_fails_with_exit_code_1_when_a_file_cannot_load(folder, capsys):
+    (folder / "strange.csv").write_text("id,colour\n1,red\n")
+    with pytest.raises(CommandError) as failure:
+        call_command("refresh", once=True)
+    assert failure.value.returncode == 1
+    assert "strange.csv: line 1: unknown header" in capsys.readouterr().err
 
 
 def test_refresh_once_prints_one_line_of_counts(folder, capsys):
