@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -82,13 +82,10 @@ def report_create(*, as_of: datetime | None = None, requested_by: str = "", buil
             runner=runner_id(), started_at=moment, heartbeat_at=moment, attempts=1,
         )
     report = Report.objects.create(as_of=as_of, requested_by=requested_by)
-    # jobs runs reports through this module, so it is imported here, not above.
-    from monitoring import jobs
-
     # A runner in another thread or process sees the row only once committed.
     # Robust: should the hand-over raise, the error is logged, the request still
     # succeeds, and the janitor hands the Pending row over on its next round.
-    transaction.on_commit(jobs.report_submitted, robust=True)
+    transaction.on_commit(_hand_to_runner, robust=True)
     return report
 
 
@@ -136,6 +133,13 @@ def report_build(*, report: Report) -> Report:
                 _build(report_id=report.pk, runner=runner)
         except ReportLost:
             logger.warning("report %s was taken from runner %s; its result is dropped", report.pk, runner)
+        except (OperationalError, InterfaceError) as error:
+            # The database went away mid-report (a restart, a network cut): the work
+            # is lost, not wrong. Reconnect and queue it again, within MAX_ATTEMPTS.
+            logger.warning("report %s lost its database connection: %s", report.pk, error)
+            if connection.connection is not None and not connection.is_usable():
+                connection.close()  # the next query opens a fresh one
+            report_retry_or_fail(report_id=report.pk, error=f"database connection lost: {describe(error)}")
         except Exception as error:
             logger.exception("report %s failed", report.pk)
             report_fail(report_id=report.pk, error=describe(error))
@@ -147,6 +151,22 @@ def report_fail(*, report_id: uuid.UUID, error: str) -> None:
     Report.objects.filter(pk=report_id, state__in=[Report.State.PENDING, Report.State.RUNNING]).update(
         state=Report.State.FAILED, error=error, finished_at=timezone.now(), heartbeat_at=None
     )
+
+
+def report_retry_or_fail(*, report_id: uuid.UUID, error: str) -> None:
+    """Back to the queue for another run, or Failed once it has had MAX_ATTEMPTS runs."""
+    running = Report.objects.filter(pk=report_id, state=Report.State.RUNNING)
+    if running.filter(attempts__lt=MAX_ATTEMPTS).update(state=Report.State.PENDING, heartbeat_at=None, runner=""):
+        transaction.on_commit(_hand_to_runner, robust=True)
+        return
+    report_fail(report_id=report_id, error=error)
+
+
+def _hand_to_runner() -> None:
+    # jobs runs reports through this module, so it is imported here, not above.
+    from monitoring import jobs
+
+    jobs.report_submitted()
 
 
 def describe(error: BaseException) -> str:

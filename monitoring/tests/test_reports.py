@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -99,6 +99,37 @@ def test_a_report_fails_with_the_engines_error_and_is_not_left_running(monkeypat
     assert report.state == Report.State.FAILED
     assert report.error == "ValueError: hours: weekday 9 is not 0-6"
     assert report.finished_at is not None and report.csv == ""
+
+
+def test_a_report_that_loses_its_database_connection_is_queued_again_and_then_completes(monkeypatch):
+    make_small_data()
+    real_read = report_data.read_shard
+    calls = []
+
+    def read_once_cut(**arguments):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_read(**arguments)
+
+    monkeypatch.setattr(report_data, "read_shard", read_once_cut)
+    report = reports.report_build(report=reports.report_create())
+    assert (report.state, report.attempts) == (Report.State.PENDING, 1)
+    report = reports.report_build(report=report)
+    assert (report.state, report.attempts) == (Report.State.COMPLETE, 2)
+    assert report.csv == EXPECTED_CSV
+
+
+def test_a_report_that_loses_its_database_connection_on_every_run_fails_saying_so(monkeypatch):
+    make_small_data()
+
+    def always_cut(**arguments):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(report_data, "read_shard", always_cut)
+    report = reports.report_build(report=reports.report_build(report=reports.report_create()))
+    assert report.state == Report.State.FAILED
+    assert report.error == "database connection lost: OperationalError: server closed the connection unexpectedly"
 
 
 def test_a_report_as_of_an_earlier_instant_ignores_later_polls():
