@@ -14,6 +14,7 @@ import csv
 import enum
 import gzip
 import io
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ _COLUMNS: dict[SourceKind, dict[str, tuple[str, ...]]] = {
     SourceKind.TIMEZONES: {"store_id": ("store_id",), "timezone_str": ("timezone_str",)},
 }
 _NEWLINE, _QUOTE, _COMMA, _CR = ord("\n"), ord('"'), ord(","), ord("\r")
+_UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, kept by surrogateescape
 
 
 class SourceError(Exception):
@@ -130,6 +132,10 @@ def parse_body(data: bytes, *, header: Header, first_line: int) -> ParsedSource:
     if _one_record_per_line(data):
         records = _line_records(data, first_line=first_line)
         table = _read_table(data, header=header, rows=len(records.lines), tolerate_bad_width=True)
+    if table is None and data.count(b'"') % 2:
+        # A stray quote inside an unquoted field would make the quote scan swallow the
+        # rest of the file: read it as Python's csv module does (such a quote is a character).
+        records, table = _read_with_csv_module(data, header=header, first_line=first_line)
     if table is None:  # quotes, blank lines, non-ASCII or a row of the wrong width: scan records
         records = _split_records(data, first_line=first_line, width=len(header.names))
         table = _read_table(records.clean_bytes(data), header=header, rows=len(records.lines))
@@ -157,6 +163,7 @@ class _Records:
     ends: np.ndarray | None = None
     dropped: list[tuple[int, int]] = field(default_factory=list)  # byte spans of malformed records
     rejections: list[Rejection] = field(default_factory=list)
+    texts: list[str] | None = None  # the records' text, when read by the csv module
 
     def clean_bytes(self, data: bytes) -> bytes:
         if not self.dropped:
@@ -167,6 +174,8 @@ class _Records:
         return np.frombuffer(data, np.uint8)[keep].tobytes()
 
     def raw(self, data: bytes, index: int) -> str:
+        if self.texts is not None:
+            return self.texts[index]
         if self.starts is None:
             newlines = np.flatnonzero(np.frombuffer(data, np.uint8) == _NEWLINE)
             self.starts = np.concatenate([[0], newlines + 1])[: len(self.lines)]
@@ -227,6 +236,40 @@ def _split_records(data: bytes, *, first_line: int, width: int) -> _Records:
         dropped=dropped,
         rejections=rejections,
     )
+
+
+def _read_with_csv_module(data: bytes, *, header: Header, first_line: int) -> tuple[_Records, pa.Table]:
+    """The slow, forgiving reading for a file whose quotes do not pair up."""
+    reader = csv.reader(io.StringIO(data.decode("utf-8", "surrogateescape"), newline=""))
+    lines, texts, values, rejections, before = [], [], [], [], 0
+    for record in reader:
+        line, before = first_line + before, reader.line_num
+        text = ",".join(record)
+        if not record:
+            continue
+        if len(record) != len(header.names):
+            reason = f"wrong column count: expected {len(header.names)} fields, found {len(record)}"
+            rejections.append(Rejection(line, "", reason, _replace_undecodable(text)))
+        elif _UNDECODABLE.search(text):
+            rejections.append(Rejection(line, "", "undecodable bytes: the row is not UTF-8 text", _replace_undecodable(text)))
+        else:
+            lines.append(line)
+            texts.append(text)
+            values.append(record)
+    complete_end = data.rfind(b"\n") + 1
+    records = _Records(
+        lines=np.array(lines, np.int64),
+        complete_end=complete_end,
+        complete_lines=data.count(b"\n", 0, complete_end),
+        rejections=rejections,
+        texts=texts,
+    )
+    table = pa.table({column: pa.array([row[i] for row in values], pa.string()) for column, i in header.columns.items()})
+    return records, table
+
+
+def _replace_undecodable(text: str) -> str:
+    return _UNDECODABLE.sub("\ufffd", text)
 
 
 def _undecodable(data: bytes, *, starts: np.ndarray, ends: np.ndarray, skip: set[int]) -> list[int]:

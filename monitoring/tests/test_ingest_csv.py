@@ -248,3 +248,24 @@ def test_records_and_line_numbers_agree_with_pythons_csv_module(rows, quote_all,
     good = [(r["line"], r["store_id"], r["timezone"]) for r in parsed.rows.to_pylist()]
     assert good == expected_good
     assert [r.line for r in parsed.rejections] == expected_bad
+
+
+def test_a_stray_quote_inside_a_field_costs_only_its_own_row():
+    # Unpaired quotes: read as Python's csv module does, where a quote inside an
+    # unquoted field is a plain character; the rows after it still load.
+    header = parse_header(b"store_id,timezone_str,note\n", path=Path("x.csv"))
+    body = b'a,UTC,Joe"s diner\nb,Mars/Base,x\nc,UTC,y\nd,UTC\n'
+    parsed = parse_body(body, header=header, first_line=2)
+    assert [(r["line"], r["store_id"]) for r in parsed.rows.to_pylist()] == [(2, "a"), (4, "c")]
+    assert [(r.line, r.reason) for r in parsed.rejections] == [
+        (3, "unknown timezone name 'Mars/Base'"),
+        (5, "wrong column count: expected 3 fields, found 2"),
+    ]
+    assert parsed.rejections[0].raw == "b,Mars/Base,x"
+
+
+def test_the_forgiving_reading_still_rejects_bytes_that_are_not_utf8():
+    header = parse_header(b"store_id,timezone_str\n", path=Path("x.csv"))
+    parsed = parse_body(b'a",UTC\nb\xff,UTC\nc,UTC\n', header=header, first_line=2)
+    assert [r["store_id"] for r in parsed.rows.to_pylist()] == ['a"', "c"]
+    assert [(r.line, r.reason, r.raw) for r in parsed.rejections] == [(3, "undecodable bytes: the row is not UTF-8 text", "b\ufffd,UTC")]
