@@ -178,7 +178,7 @@ def _write(plan: LoadPlan, parsed: ParsedSource, *, result: FileResult, progress
         counts = _write_rows(cursor, kind=plan.kind, parsed=parsed, progress=copy_progress)
         for count in fields(counts):
             setattr(result, count.name, getattr(counts, count.name))
-        run = _save_run(plan, result=result, succeeded=True)
+        run = _save_run(plan, result=result)
         _save_rejections(cursor, run=run, rejections=result.rejections)
     if len(parsed.rows) >= PROGRESS_MIN_ROWS:
         _say(progress, f"{plan.path.name}: stored {len(parsed.rows):,} rows{_rate(len(parsed.rows), started)}")
@@ -192,12 +192,12 @@ def _write_rows(cursor, *, kind: str, parsed: ParsedSource, progress) -> ingest_
     return ingest_sql.write_timezones(cursor, rows=parsed.rows)
 
 
-def _save_run(plan: LoadPlan, *, result: FileResult, succeeded: bool) -> IngestRun:
+def _save_run(plan: LoadPlan, *, result: FileResult) -> IngestRun:
     return IngestRun.objects.create(
         path=str(plan.path),
         kind=result.kind,
         finished_at=timezone.now(),
-        succeeded=succeeded,
+        succeeded=True,
         rows_read=result.rows_read,
         inserted=result.inserted,
         updated=result.updated,
@@ -233,7 +233,7 @@ def _save_rejections(cursor, *, run: IngestRun, rejections: list[Rejection]) -> 
 def _record_skip(plan: LoadPlan) -> None:
     if plan.touched:  # same bytes under a new mtime: remember it, so the next round is a stat() only
         with transaction.atomic():
-            _save_run(plan, result=FileResult(path=plan.path, kind=plan.kind, mode="skipped"), succeeded=True)
+            _save_run(plan, result=FileResult(path=plan.path, kind=plan.kind, mode="skipped"))
 
 
 def _record_failure(*, path: Path, result: FileResult) -> None:
