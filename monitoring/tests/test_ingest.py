@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from monitoring import ingest_polls
 from monitoring.ingest import LOAD_LOCK_KEY, ingest_paths
 from monitoring.models import BusinessHours, IngestRun, RejectedRow, StatusPoll, Store
+from monitoring.tests.ingest_helpers import another_session
 
 DATA = Path(__file__).parent / "data"
 T = "2023-01-22 12:00:00"
@@ -194,34 +195,23 @@ class TestTransactions:
         assert queries_to_load(10) == queries_to_load(10_000)
 
     def test_a_second_load_waits_for_the_first_instead_of_interleaving(self, tmp_path):
-        import psycopg2
-
         path = write(tmp_path, "polls.csv", POLLS_HEADER + f"s1,active,{T}\n")
-        settings_dict = connection.settings_dict
-        other = psycopg2.connect(
-            dbname=settings_dict["NAME"], user=settings_dict["USER"], password=settings_dict["PASSWORD"],
-            host=settings_dict["HOST"] or None, port=settings_dict["PORT"] or None,
-        )
         waiting, results = threading.Event(), []
-        try:
-            with other.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_lock(%s)", [LOAD_LOCK_KEY])  # a load in progress elsewhere
 
-            def second_load():
-                try:
-                    results.extend(ingest_paths(paths=[path], progress=lambda m: "another load" in m and waiting.set()))
-                finally:
-                    connection.close()
+        def second_load():
+            try:
+                results.extend(ingest_paths(paths=[path], progress=lambda m: "another load" in m and waiting.set()))
+            finally:
+                connection.close()
 
+        with another_session() as other, other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [LOAD_LOCK_KEY])  # a load in progress elsewhere
             thread = threading.Thread(target=second_load)
             thread.start()
             assert waiting.wait(30), "the second load did not report that it waits"
             assert not StatusPoll.objects.exists()
-            with other.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [LOAD_LOCK_KEY])
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [LOAD_LOCK_KEY])
             thread.join(30)
-        finally:
-            other.close()
         assert [r.inserted for r in results] == [1]
 
 

@@ -2,15 +2,14 @@
 import threading
 from pathlib import Path
 
-import psycopg2
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 
 from monitoring import refresh
 from monitoring.models import BusinessHours, IngestRun, StatusPoll
 from monitoring.refresh import REFRESH_LOCK_KEY, refresh_round, run_refresher, start_web_refresher
+from monitoring.tests.ingest_helpers import another_session
 
 POLLS_HEADER = "store_id,status,timestamp_utc\n"
 
@@ -89,14 +88,9 @@ def test_full_reads_every_file_whole_even_when_unchanged(folder):
 
 
 def test_a_round_is_skipped_while_another_refresher_works(folder):
-    params = connection.settings_dict
-    other = psycopg2.connect(dbname=params["NAME"], user=params["USER"], password=params["PASSWORD"], host=params["HOST"] or None, port=params["PORT"] or None)
-    try:
-        with other.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s)", [REFRESH_LOCK_KEY])
+    with another_session() as other, other.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [REFRESH_LOCK_KEY])
         outcome = refresh_round()
-    finally:
-        other.close()
     assert outcome.busy and not outcome.failed
     assert outcome.line() == "refresh round skipped: another refresher is working"
     assert not StatusPoll.objects.exists()
