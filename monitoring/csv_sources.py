@@ -195,8 +195,24 @@ def _line_records(data: bytes, *, first_line: int) -> _Records:
     return _Records(lines=np.arange(first_line, first_line + count, dtype=np.int64), complete_end=complete_end, complete_lines=complete_lines)
 
 
-def _split_records(data: bytes, *, first_line: int, width: int) -> _Records:
-    """Record spans, line numbers and widths, found with whole-array numpy scans."""
+@dataclass
+class _Scan:
+    """Every record of a body: byte spans, first line numbers and field counts."""
+
+    starts: np.ndarray
+    ends: np.ndarray  # before the newline (and a CR before it)
+    next_starts: np.ndarray
+    lines: np.ndarray
+    widths: np.ndarray
+    complete_end: int
+    complete_lines: int
+
+    def text(self, data: bytes, index: int) -> str:
+        return data[self.starts[index] : self.ends[index]].decode("utf-8", "replace")
+
+
+def _scan_records(data: bytes, *, first_line: int) -> _Scan:
+    """Find the records with whole-array numpy scans (no Python loop over rows)."""
     buffer = np.frombuffer(data, np.uint8)
     newlines = np.flatnonzero(buffer == _NEWLINE)
     quoted = b'"' in data
@@ -205,35 +221,42 @@ def _split_records(data: bytes, *, first_line: int, width: int) -> _Records:
     inside = (np.cumsum(buffer == _QUOTE, dtype=np.uint8) & 1).view(bool) if quoted else None
     record_ends = newlines[~inside[newlines]] if quoted else newlines
     commas = np.flatnonzero((buffer == _COMMA) & ~inside) if quoted else np.flatnonzero(buffer == _COMMA)
-    complete_end = int(record_ends[-1]) + 1 if len(record_ends) else 0
     starts = np.concatenate([[0], record_ends + 1])
     ends = np.concatenate([record_ends, [len(data)]])
-    lines = first_line + (np.searchsorted(newlines, starts) if quoted else np.arange(len(starts)))
-    next_starts = np.concatenate([starts[1:], [len(data)]])
     ends = ends - ((ends > starts) & (buffer[np.maximum(ends - 1, 0)] == _CR))  # CRLF files
-    widths = 1 + np.searchsorted(commas, ends) - np.searchsorted(commas, starts)
-    blank = ends == starts
-    rejections, dropped = [], []
-    bad = np.flatnonzero(~blank & (widths != width))
-    for i in bad:
-        reason = f"wrong column count: expected {width} fields, found {widths[i]}"
-        rejections.append(Rejection(int(lines[i]), "", reason, data[starts[i] : ends[i]].decode("utf-8", "replace")))
-    undecodable = _undecodable(data, starts=starts, ends=ends, skip=set(bad.tolist()) | set(np.flatnonzero(blank)))
-    for i in undecodable:
-        text = data[starts[i] : ends[i]].decode("utf-8", "replace")
-        rejections.append(Rejection(int(lines[i]), "", "undecodable bytes: the row is not UTF-8 text", text))
-    for i in sorted(set(bad.tolist()) | set(undecodable)):
-        dropped.append((int(starts[i]), int(next_starts[i])))
-    good = ~blank
-    good[bad] = False
-    good[undecodable] = False
-    return _Records(
-        lines=lines[good].astype(np.int64),
+    complete_end = int(record_ends[-1]) + 1 if len(record_ends) else 0
+    return _Scan(
+        starts=starts,
+        ends=ends,
+        next_starts=np.concatenate([starts[1:], [len(data)]]),
+        lines=first_line + (np.searchsorted(newlines, starts) if quoted else np.arange(len(starts))),
+        widths=1 + np.searchsorted(commas, ends) - np.searchsorted(commas, starts),
         complete_end=complete_end,
         complete_lines=int(np.searchsorted(newlines, complete_end)),
-        starts=starts[good],
-        ends=ends[good],
-        dropped=dropped,
+    )
+
+
+def _split_records(data: bytes, *, first_line: int, width: int) -> _Records:
+    """The well-formed records, and a rejection for each one of the wrong width or not UTF-8."""
+    scan = _scan_records(data, first_line=first_line)
+    blank = scan.ends == scan.starts
+    wrong_width = np.flatnonzero(~blank & (scan.widths != width))
+    skip = set(wrong_width.tolist()) | set(np.flatnonzero(blank).tolist())
+    undecodable = np.array(_undecodable(data, starts=scan.starts, ends=scan.ends, skip=skip), np.int64)
+    rejections = [
+        Rejection(int(scan.lines[i]), "", f"wrong column count: expected {width} fields, found {scan.widths[i]}", scan.text(data, i))
+        for i in wrong_width
+    ] + [Rejection(int(scan.lines[i]), "", "undecodable bytes: the row is not UTF-8 text", scan.text(data, i)) for i in undecodable]
+    good = ~blank
+    good[wrong_width] = False
+    good[undecodable] = False
+    return _Records(
+        lines=scan.lines[good].astype(np.int64),
+        complete_end=scan.complete_end,
+        complete_lines=scan.complete_lines,
+        starts=scan.starts[good],
+        ends=scan.ends[good],
+        dropped=[(int(scan.starts[i]), int(scan.next_starts[i])) for i in sorted(set(wrong_width.tolist()) | set(undecodable.tolist()))],
         rejections=rejections,
     )
 
