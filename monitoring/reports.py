@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import psycopg2
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
@@ -33,6 +34,9 @@ logger = logging.getLogger(__name__)
 # A runner that died this many times on one report (its heartbeat stopped)
 # is not given another chance: the report fails with a clear error instead.
 MAX_ATTEMPTS = 2
+# The database went away. The shard reads COPY through psycopg2 directly, so its own
+# classes come too, besides Django's wrappers.
+CONNECTION_LOST = (OperationalError, InterfaceError, psycopg2.OperationalError, psycopg2.InterfaceError)
 DIED_TWICE = "runner died twice; gave up"
 # Seconds between two signs of life of a report being built.
 HEARTBEAT_SECONDS = 5.0
@@ -133,7 +137,7 @@ def report_build(*, report: Report) -> Report:
                 _build(report_id=report.pk, runner=runner)
         except ReportLost:
             logger.warning("report %s was taken from runner %s; its result is dropped", report.pk, runner)
-        except (OperationalError, InterfaceError) as error:
+        except CONNECTION_LOST as error:
             # The database went away mid-report (a restart, a network cut): the work
             # is lost, not wrong. Reconnect and queue it again, within MAX_ATTEMPTS.
             logger.warning("report %s lost its database connection: %s", report.pk, error)
