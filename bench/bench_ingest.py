@@ -16,12 +16,11 @@ import json
 import os
 import resource
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from fresh_database import drop_database, use_fresh_database  # bench/ is this script's folder on sys.path
+from benchkit import drop_database, log, manage, use_fresh_database  # bench/ is this script's folder on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out" / "ingest"
@@ -33,8 +32,8 @@ NEXT_HOUR_END = "2023-01-25T19:13:22.479220"
 def main() -> None:
     sources, hour = OUT / "sources", OUT / "next_hour"
     shutil.rmtree(OUT, ignore_errors=True)
-    _manage("make_dataset", str(sources))
-    _manage("make_dataset", str(hour), "--start", LAST_POLL, "--end", NEXT_HOUR_END)
+    manage("make_dataset", str(sources))
+    manage("make_dataset", str(hour), "--start", LAST_POLL, "--end", NEXT_HOUR_END)
     admin_url = use_fresh_database(name=DB_NAME, embedded_pgdata=OUT / "pgdata")
     try:
         figures = _measure(sources=sources, next_hour=hour / "store_status.csv")
@@ -59,12 +58,12 @@ def _measure(*, sources: Path, next_hour: Path) -> dict:
 
     call_command("migrate", verbosity=0)
     figures = {}
-    fresh, figures["fresh_load_s"] = _timed(lambda: ingest_paths(paths=[sources], progress=_log))
+    fresh, figures["fresh_load_s"] = _timed(lambda: ingest_paths(paths=[sources], progress=log))
     _, figures["reload_unchanged_s"] = _timed(lambda: ingest_paths(paths=[sources]))
     _, figures["reload_full_s"] = _timed(lambda: ingest_paths(paths=[sources], full=True))
     appended = _append_body(next_hour, to=sources / "store_status.csv")
     outcome, figures["refresh_one_hour_s"] = _timed(lambda: refresh_round(data_dir=sources))
-    _log(f"refresh: {outcome.line()}")
+    log(f"refresh: {outcome.line()}")
     failures = [r.error for r in fresh + outcome.results if not r.ok]
     if failures:
         raise SystemExit(f"loads failed: {failures}")
@@ -102,14 +101,6 @@ def _timed(action):
     result = action()
     seconds = round(time.perf_counter() - started, 2)
     return result, seconds
-
-
-def _manage(*args: str) -> None:
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, cwd=ROOT)
-
-
-def _log(message: str) -> None:
-    sys.stderr.write(f"  {message}\n")
 
 
 if __name__ == "__main__":

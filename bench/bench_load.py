@@ -35,7 +35,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from fresh_database import drop_database, use_fresh_database  # bench/ is this script's folder on sys.path
+from benchkit import drop_database, manage, use_fresh_database  # bench/ is this script's folder on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -91,22 +91,22 @@ def main() -> None:
     options = _arguments()
     sources = OUT / "report-1" / "sources"
     if not (sources / "store_status.csv").exists():
-        _manage("make_dataset", str(sources), "--scale", "1")
+        manage("make_dataset", str(sources), "--scale", "1")
     data_dir = OUT / "load-data"
     shutil.rmtree(data_dir, ignore_errors=True)
     shutil.copytree(sources, data_dir)
     next_hour = OUT / "load-next-hour"
     if not (next_hour / "store_status.csv").exists():
-        _manage("make_dataset", str(next_hour), "--scale", "1",
+        manage("make_dataset", str(next_hour), "--scale", "1",
                 "--start", LATEST_POLL.isoformat(), "--end", (LATEST_POLL + timedelta(hours=1)).isoformat())
 
     admin_url = use_fresh_database(name=DB_NAME, embedded_pgdata=OUT / "pgdata-load")
     os.environ["MONITORING_DATA_DIR"] = str(data_dir)
     server = None
     try:
-        _manage("migrate", "-v", "0")
-        _manage("runscript", "load", "-v", "0", "--script-args", str(data_dir))
-        token = _manage("api_token", "create", "bench-load", capture=True).strip().splitlines()[-1]
+        manage("migrate", "-v", "0")
+        manage("runscript", "load", "-v", "0", "--script-args", str(data_dir))
+        token = manage("api_token", "create", "bench-load", capture=True).strip().splitlines()[-1]
         port = _free_port()
         server = _start_gunicorn(port)
         figures = _drive_load(options, port, token, data_dir, next_hour)
@@ -188,7 +188,7 @@ def _append_hour_and_refresh(data_dir: Path, next_hour: Path) -> float:
     with open(data_dir / "store_status.csv", "ab") as status_file:
         status_file.write(new_lines)
     started = time.perf_counter()
-    _manage("refresh", "--once", "-v", "0")
+    manage("refresh", "--once", "-v", "0")
     return round(time.perf_counter() - started, 2)
 
 
@@ -215,7 +215,7 @@ def _check_reports(port: int, token: str, report_ids: list[str]) -> dict:
 
 def _command_csv(now: str) -> str:
     output = OUT / "load-expected.csv"
-    _manage("report", "--as-of", now, "--output", str(output), "-v", "0")
+    manage("report", "--as-of", now, "--output", str(output), "-v", "0")
     return output.read_text(encoding="utf-8")
 
 
@@ -256,12 +256,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def _manage(*args: str, capture: bool = False) -> str:
-    result = subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, cwd=ROOT,
-                            stdout=subprocess.PIPE if capture else None, text=True)
-    return result.stdout or ""
 
 
 if __name__ == "__main__":

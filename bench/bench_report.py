@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from fresh_database import drop_database, use_fresh_database  # bench/ is this script's folder on sys.path
+from benchkit import drop_database, log, manage, use_fresh_database  # bench/ is this script's folder on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -42,13 +42,13 @@ def main() -> None:
         return
     sources = OUT / f"report-{options.scale:g}" / "sources"
     if not (sources / "store_status.csv").exists():
-        _manage("make_dataset", str(sources), "--scale", f"{options.scale:g}")
+        manage("make_dataset", str(sources), "--scale", f"{options.scale:g}")
     admin_url = use_fresh_database(name=DB_NAME, embedded_pgdata=OUT / "pgdata-report")
     try:
         load_started = time.perf_counter()
-        _manage("migrate", "-v", "0")
-        _manage("runscript", "load", "-v", "0", "--script-args", str(sources))
-        _log(f"loaded in {time.perf_counter() - load_started:.1f} s")
+        manage("migrate", "-v", "0")
+        manage("runscript", "load", "-v", "0", "--script-args", str(sources))
+        log(f"loaded in {time.perf_counter() - load_started:.1f} s")
         figures = {"scale": options.scale, **{way: _measure_in_child(way) for way in ("engine", "command", "trigger")}}
     finally:
         drop_database(name=DB_NAME, admin_url=admin_url)
@@ -73,7 +73,7 @@ def _measure_in_child(way: str) -> dict:
         raise SystemExit(f"the {way} run failed (exit {child.returncode})")
     figures = json.loads(output.strip().splitlines()[-1])
     figures["peak_rss_mb"] = round(usage.ru_maxrss / 1024)
-    _log(f"{way}: {figures}")
+    log(f"{way}: {figures}")
     return figures
 
 
@@ -157,14 +157,6 @@ def _split(report) -> dict:
         "stores": report.store_count,
         "polls": report.poll_count,
     }
-
-
-def _manage(*args: str) -> None:
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, cwd=ROOT)
-
-
-def _log(message: str) -> None:
-    sys.stderr.write(f"  {message}\n")
 
 
 if __name__ == "__main__":

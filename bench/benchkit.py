@@ -1,5 +1,6 @@
-"""A throwaway database for a benchmark: created empty on DATABASE_URL's server (or an
-embedded PostgreSQL when DATABASE_URL is unset) and dropped again afterwards."""
+"""What the benchmark scripts share: a throwaway database (created empty on
+DATABASE_URL's server, or an embedded PostgreSQL when DATABASE_URL is unset, and
+dropped again afterwards), running manage.py, and progress lines on stderr."""
 from __future__ import annotations
 
 import os
@@ -45,3 +46,15 @@ def _admin(url: str, *statements: str) -> None:
                 cursor.execute(statement)
     finally:
         admin.close()
+
+
+def manage(*args: str, capture: bool = False) -> str:
+    """Run `manage.py ARGS` in a child process (which inherits DATABASE_URL); its stdout if captured."""
+    result = subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, cwd=ROOT,
+                            stdout=subprocess.PIPE if capture else None, text=True)
+    return result.stdout or ""
+
+
+def log(message: str) -> None:
+    """A progress line on stderr: stdout's last line is the figures' JSON."""
+    sys.stderr.write(f"  {message}\n")
