@@ -8,15 +8,14 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
 
 from monitoring import jobs, reports
 from monitoring.models import Report, ReportShard
 from monitoring.tests.celery_pausing_app import PAUSE_REQUESTER
+from monitoring.tests.processes import env_for_test_database, wait_until
 from monitoring.tests.report_cases import EXPECTED_CSV, make_small_data, make_stores
 
 pytestmark = [
@@ -36,20 +35,13 @@ pytestmark = [
 WORKERS = 2
 
 
-def database_url_of_the_test_database() -> str:
-    db = connection.settings_dict
-    host = db["HOST"] or "127.0.0.1"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture(scope="module")
 def workers(django_db_setup, django_db_blocker, tmp_path_factory):
     """Two `celery worker` processes (prefork, one child each) on the test database."""
     from monitoring.celery_app import app
 
     logs = tmp_path_factory.mktemp("celery")
-    env = {**os.environ, "DATABASE_URL": database_url_of_the_test_database(), "TEST_PAUSE_DIR": str(logs)}
+    env = env_for_test_database(TEST_PAUSE_DIR=str(logs))
     app.control.purge()  # tasks left by an interrupted run would be taken first
     started = []
     for n in range(WORKERS):
@@ -84,13 +76,6 @@ def celery_runner(settings):
     jobs.shutdown()
     yield
     jobs.shutdown()
-
-
-def wait_until(condition, *, what: str, seconds: float = 45) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.05)
 
 
 def finished(report: Report) -> Report:
