@@ -6,6 +6,7 @@ for exposing the service.
 from __future__ import annotations
 
 import os
+import zoneinfo
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -89,6 +90,10 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Time and language ---------------------------------------------------------
+# Reports convert business hours with zoneinfo. Read the IANA rules from the pinned
+# `tzdata` package, not the machine's /usr/share/zoneinfo, so every machine computes
+# the same DST changes and so the same figures.
+zoneinfo.reset_tzpath(to=[])
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
