@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test stop-db reset-db venv bench worker
+.PHONY: run test stop-db reset-db venv bench worker report-worker
 
 # The virtualenv is rebuilt only when a requirements file changes.
 $(BIN)/.installed: requirements.txt requirements-dev.txt
@@ -38,3 +38,7 @@ stop-db: venv
 # Stop the embedded PostgreSQL and delete its data folder: the next `make run` starts afresh.
 reset-db: stop-db
 	$(BIN)/python manage.py embedded_db reset
+
+# Builds queued reports for REPORT_RUNNER=worker (same DATABASE_URL as the web app).
+report-worker: venv
+	$(BIN)/python manage.py report_worker

@@ -1,10 +1,10 @@
 """Production WSGI server settings: `gunicorn -c gunicorn.conf.py main.wsgi`.
 
 Two processes (one per core) with eight threads each: requests are short
-database reads, so threads cover the waiting on PostgreSQL, and the report
-runner's threads (REPORT_CONCURRENCY per process) compute in numpy/pandas,
-which releases the GIL for the heavy parts. More processes would only multiply
-the memory a report needs without adding cores.
+database reads, so threads cover the waiting on PostgreSQL, and a second
+process keeps answering while the first is busy. More processes would add no
+cores. Reports are built by `manage.py report_worker` (REPORT_RUNNER=worker), so
+their numpy/pandas work never competes with requests for these processes' GIL.
 """
 import os
 

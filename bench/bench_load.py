@@ -5,7 +5,9 @@
 
 Loads the full-size dataset (the project's generator, as bench_report.py) into a fresh
 `bench_load` database, serves the app with gunicorn in production settings (token
-auth on, HTTPS redirect off because this is loopback), and for --seconds runs:
+auth on, HTTPS redirect off because this is loopback) and one `manage.py
+report_worker` process (REPORT_RUNNER=worker; `--runner thread` builds reports inside
+the gunicorn workers instead), and for --seconds runs:
 
 - --pollers clients that each GET /get_report for the newest report every
   --poll-interval seconds (a client waiting for its report);
@@ -71,7 +73,7 @@ class Client:
         self.headers = {"Authorization": f"Bearer {token}"}
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
-    def call(self, kind: str, method: str, path: str, ok: tuple[int, ...]) -> dict | None:
+    def call(self, kind: str, method: str, path: str, ok: tuple[int, ...], parse: bool = True) -> dict | None:
         started = time.perf_counter()
         try:
             self.connection.request(method, path, headers=self.headers)
@@ -84,7 +86,10 @@ class Client:
             return None
         failed = None if response.status in ok else f"{response.status} {body[:200]!r}"
         self.recorder.record(kind, time.perf_counter() - started, failed)
-        return None if failed else json.loads(body)
+        # Decoding a complete report's JSON (its CSV inside) costs this client process
+        # milliseconds of its GIL, which would delay the other clients' clocks: only
+        # the clients that need the answer decode it.
+        return None if failed or not parse else json.loads(body)
 
 
 def main() -> None:
@@ -102,19 +107,23 @@ def main() -> None:
 
     admin_url = use_fresh_database(name=DB_NAME, embedded_pgdata=OUT / "pgdata-load")
     os.environ["MONITORING_DATA_DIR"] = str(data_dir)
-    server = None
+    server = worker = None
     try:
         manage("migrate", "-v", "0")
         manage("runscript", "load", "-v", "0", "--script-args", str(data_dir))
         token = manage("api_token", "create", "bench-load", capture=True).strip().splitlines()[-1]
+        os.environ["REPORT_RUNNER"] = options.runner
         port = _free_port()
         server = _start_gunicorn(port)
-        figures = _drive_load(options, port, token, data_dir, next_hour)
+        if options.runner == "worker":
+            worker = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "report_worker"], cwd=ROOT)
+        figures = {"runner": options.runner, **_drive_load(options, port, token, data_dir, next_hour)}
         figures.update(_check_reports(port, token, figures.pop("report_ids")))
     finally:
-        if server is not None:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=60)
+        for process in (server, worker):
+            if process is not None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=60)
         drop_database(name=DB_NAME, admin_url=admin_url)
     print(json.dumps(figures))
 
@@ -125,6 +134,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--pollers", type=int, default=50)
     parser.add_argument("--triggerers", type=int, default=5)
     parser.add_argument("--poll-interval", type=float, default=1.0, help="seconds between one poller's requests")
+    parser.add_argument("--runner", choices=["worker", "thread"], default="worker",
+                        help="worker: reports built by a `manage.py report_worker` process (the production layout); "
+                        "thread: inside the gunicorn workers")
     return parser.parse_args()
 
 
@@ -164,7 +176,7 @@ def _poller(port: int, token: str, recorder: Recorder, stop: threading.Event, in
     while not stop.wait(interval):
         report_id = recorder.newest_report()
         if report_id is not None:
-            client.call("get_report", "GET", f"/get_report?report_id={report_id}", ok=(200, 202))
+            client.call("get_report", "GET", f"/get_report?report_id={report_id}", ok=(200, 202), parse=False)
 
 
 def _triggerer(port: int, token: str, recorder: Recorder, stop: threading.Event) -> None:

@@ -118,8 +118,8 @@ MONITORING_LOG_DIR = env_path("MONITORING_LOG_DIR", BASE_DIR / "var" / "log")
 REFRESH_INTERVAL_SECONDS = env_int("REFRESH_INTERVAL_SECONDS", 3600, minimum=1)
 # Run the refresher as a daemon thread of the web server (the design card's way).
 REFRESH_IN_WEB = env_bool("REFRESH_IN_WEB", False)
-# How reports run: threads of the web process, or Celery workers.
-REPORT_RUNNER = env_choice("REPORT_RUNNER", "thread", ("thread", "celery"))
+# How reports run: threads of the web process, `manage.py report_worker` processes, or Celery workers.
+REPORT_RUNNER = env_choice("REPORT_RUNNER", "thread", ("thread", "worker", "celery"))
 # Reports computed at once by one process; the rest wait as Pending.
 REPORT_CONCURRENCY = env_int("REPORT_CONCURRENCY", 2, minimum=1)
 # Stores per shard: bounds memory, and is the unit of work Celery workers share.

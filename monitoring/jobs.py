@@ -6,6 +6,10 @@ database (the queue every process shares, so any process can run any report),
 builds it, and takes the next; reports beyond the pool's size simply wait as
 Pending rows, in request order.
 
+REPORT_RUNNER=worker: web processes only queue reports; `manage.py report_worker`
+processes build them with the same thread pool. A report's numpy and pandas work
+then never competes with requests for a web process's GIL.
+
 REPORT_RUNNER=celery: the report's shards become tasks for
 `celery -A monitoring.celery_app worker` processes (report_shards.py).
 
@@ -23,7 +27,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from monitoring import reports
 
@@ -108,6 +112,16 @@ class CeleryRunner:
         """Nothing runs here: the workers are other processes."""
 
 
+class QueueOnly:
+    """REPORT_RUNNER=worker, in a web process: Pending rows wait for a report_worker process."""
+
+    def submit(self) -> None:
+        """Nothing to start here: report_worker processes poll the queue."""
+
+    def stop(self) -> None:
+        """Nothing runs here."""
+
+
 class Janitor:
     """Recovers reports whose runner died, expires old ones, restarts waiting ones."""
 
@@ -145,6 +159,34 @@ class Janitor:
                 return
 
 
+class ReportWorker:
+    """A process that builds queued reports (`manage.py report_worker`): a thread pool and a janitor."""
+
+    def __init__(self, *, concurrency: int | None = None) -> None:
+        self.concurrency = concurrency or settings.REPORT_CONCURRENCY
+        self.pool = ThreadRunner(concurrency=self.concurrency)
+        self.janitor = Janitor(runner=self.pool)
+
+    def step(self) -> None:
+        """Wake the pool when reports wait (one indexed query)."""
+        if reports.report_next_pending() is not None:
+            self.pool.submit()
+
+    def run(self, *, stop: threading.Event, poll_seconds: float) -> None:
+        self.janitor.start()
+        try:
+            while not stop.wait(poll_seconds):
+                try:
+                    self.step()
+                except DatabaseError:
+                    logger.warning("report worker: the database did not answer; trying again", exc_info=True)
+                    connection.close()
+        finally:
+            self.janitor.stop()
+            self.pool.stop()
+            connection.close()
+
+
 _lock = threading.Lock()
 _runner: Runner | None = None
 _janitor: Janitor | None = None
@@ -157,6 +199,8 @@ def runner() -> Runner:
         if _runner is None:
             if settings.REPORT_RUNNER == "celery":
                 _runner = CeleryRunner()
+            elif settings.REPORT_RUNNER == "worker":
+                _runner = QueueOnly()
             else:
                 _runner = ThreadRunner(concurrency=settings.REPORT_CONCURRENCY)
             _janitor = Janitor(runner=_runner)

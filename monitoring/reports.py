@@ -93,13 +93,17 @@ def report_create(*, as_of: datetime | None = None, requested_by: str = "", buil
     return report
 
 
-def report_get(*, report_id: object) -> Report | None:
-    """The report, or None for an unknown or malformed id (never raises for junk)."""
+def report_get(*, report_id: object, with_csv: bool = True) -> Report | None:
+    """The report, or None for an unknown or malformed id (never raises for junk).
+
+    with_csv=False leaves the CSV (up to megabytes) in the database until read.
+    """
     try:
         key = uuid.UUID(str(report_id))
     except (ValueError, TypeError):
         return None
-    return Report.objects.filter(pk=key).first()
+    found = Report.objects.filter(pk=key)
+    return (found if with_csv else found.defer("csv")).first()
 
 
 def report_list(*, limit: int = 20) -> list[Report]:

@@ -163,6 +163,14 @@ def test_a_reports_now_keeps_its_microseconds_so_as_of_now_gives_the_same_report
     assert client.get("/get_report", {"report_id": str(report.id)}).json()["now"] == "2023-01-25T18:13:22.479220Z"
 
 
+def test_a_complete_reports_answer_is_served_again_but_not_once_the_report_expired(client, complete_report):
+    path = f"/get_report?report_id={complete_report.id}"
+    first = client.get(path)
+    assert client.get(path).content == first.content and first.json()["data"] == CSV_TEXT
+    complete_report.delete()  # expired (REPORTS_KEEP)
+    assert client.get(path).status_code == 404
+
+
 def test_a_failed_report_says_why(client, prefix):
     report = make_report("Failed", started_at=T0, finished_at=T0, error="no polls in the database")
     response = client.get(f"{prefix}/get_report", {"report_id": str(report.id)})
