@@ -18,6 +18,14 @@ import pyarrow.compute as pc
 
 UTC_MICROS = pa.timestamp("us", tz="UTC")
 _TIME = r"^(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:\.(?P<f>\d{1,6}))?)?$"
+# The timestamp shapes of SPEC 1 (once a trailing "UTC" is cut off). Checked first,
+# because the parsers alone are lenient: pandas reads "now" as the current time and
+# "2023" as a New Year's midnight, which would load as real polls.
+_TIMESTAMP = r"^(?P<local>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)\s*(?P<zone>[Zz]|[+-]\d{2}:?\d{2})?$"
+# Every store id becomes a key of a unique index, whose entries PostgreSQL caps at
+# 2704 bytes: 255 characters (at most 1020 bytes of UTF-8) stays well below.
+STORE_ID_MAX_CHARS = 255
+VALUE_SHOWN_CHARS = 80  # of a bad value quoted in a reason (the raw row keeps more)
 
 
 @dataclass
@@ -35,12 +43,12 @@ class _Checks:
         self.rejected: list[tuple[int, str, str]] = []
 
     def flag(self, failed: np.ndarray, *, column: str, values: pa.Array, reason: str) -> None:
-        """Reject the rows in `failed` not rejected yet; `reason` may use {value!r}."""
+        """Reject the rows in `failed` not rejected yet; `reason` may use {value} (quoted, shortened)."""
         new = np.flatnonzero(np.asarray(failed) & ~self.bad)
         if not len(new):
             return
         for index, value in zip(new.tolist(), values.take(pa.array(new)).to_pylist(), strict=True):
-            self.rejected.append((index, column, reason.format(value=value)))
+            self.rejected.append((index, column, reason.format(value=_shown(value))))
         self.bad[new] = True
 
     def result(self, columns: dict[str, pa.Array]) -> RowProblems:
@@ -54,6 +62,11 @@ def validate_columns(table: pa.Table, *, kind: str) -> RowProblems:
     checks = _Checks(table.num_rows)
     store_ids = table.column("store_id").combine_chunks()
     checks.flag(_is_blank(store_ids), column="store_id", values=store_ids, reason="empty store id")
+    # PostgreSQL text cannot hold a NUL character: the row, not the whole file, is refused.
+    has_nul = _numpy(pc.match_substring(store_ids, "\x00"))
+    checks.flag(has_nul, column="store_id", values=store_ids, reason="NUL character in store id {value}")
+    too_long = _numpy(pc.greater(pc.utf8_length(store_ids), STORE_ID_MAX_CHARS))
+    checks.flag(too_long, column="store_id", values=store_ids, reason=f"store id longer than {STORE_ID_MAX_CHARS} characters: {{value}}")
     validate = {"polls": _polls, "hours": _hours, "timezones": _timezones}[kind]
     return checks.result({"store_id": store_ids, **validate(table, checks)})
 
@@ -63,10 +76,10 @@ def _polls(table: pa.Table, checks: _Checks) -> dict[str, pa.Array]:
     lowered = pc.utf8_lower(pc.utf8_trim_whitespace(status))
     active = pc.equal(lowered, "active")
     known = pc.or_(active, pc.equal(lowered, "inactive"))
-    checks.flag(_numpy(pc.invert(known)), column="status", values=status, reason="unknown status {value!r}")
+    checks.flag(_numpy(pc.invert(known)), column="status", values=status, reason="unknown status {value}")
     stamps_text = table.column("timestamp_utc").combine_chunks()
     stamps = parse_utc(stamps_text)
-    checks.flag(_numpy(stamps.is_null()), column="timestamp_utc", values=stamps_text, reason="unparsable timestamp {value!r}")
+    checks.flag(_numpy(stamps.is_null()), column="timestamp_utc", values=stamps_text, reason="unparsable timestamp {value}")
     return {"timestamp": stamps, "active": active}
 
 
@@ -75,14 +88,14 @@ def _hours(table: pa.Table, checks: _Checks) -> dict[str, pa.Array]:
     trimmed = pc.utf8_trim_whitespace(day_text)
     integer = pc.match_substring_regex(trimmed, r"^[+-]?\d{1,4}$")
     day = pc.cast(pc.if_else(integer, trimmed, pa.scalar(None, pa.string())), pa.int16())
-    checks.flag(_numpy(pc.invert(integer)), column="day", values=day_text, reason="unparsable day {value!r}")
+    checks.flag(_numpy(pc.invert(integer)), column="day", values=day_text, reason="unparsable day {value}")
     outside = pc.fill_null(pc.or_(pc.less(day, 0), pc.greater(day, 6)), False)
-    checks.flag(_numpy(outside), column="day", values=day_text, reason="day outside 0-6: {value!r}")
+    checks.flag(_numpy(outside), column="day", values=day_text, reason="day outside 0-6: {value}")
     columns = {"weekday": pc.fill_null(day, 0)}
     for column, name in (("start_time_local", "start_local"), ("end_time_local", "end_local")):
         text = table.column(column).combine_chunks()
         times = parse_local_times(text)
-        checks.flag(_numpy(times.is_null()), column=column, values=text, reason="unparsable time {value!r}")
+        checks.flag(_numpy(times.is_null()), column=column, values=text, reason="unparsable time {value}")
         columns[name] = times
     return columns
 
@@ -92,7 +105,7 @@ def _timezones(table: pa.Table, checks: _Checks) -> dict[str, pa.Array]:
     names = pc.utf8_trim_whitespace(text)
     valid = pa.array([name for name in pc.unique(names).to_pylist() if is_timezone_name(name)], pa.string())
     known = pc.is_in(names, value_set=valid)
-    checks.flag(_numpy(pc.invert(known)), column="timezone_str", values=text, reason="unknown timezone name {value!r}")
+    checks.flag(_numpy(pc.invert(known)), column="timezone_str", values=text, reason="unknown timezone name {value}")
     return {"timezone": names}
 
 
@@ -101,17 +114,25 @@ def parse_utc(text: pa.Array) -> pa.Array:
 
     Fast path: the real files' 'YYYY-MM-DD HH:MM:SS.ffffff UTC' becomes an ISO 8601
     text with 'Z' that pyarrow casts in C. Any other mix goes through pandas' ISO 8601
-    parser, which also reads naive times (taken as UTC), 'T', 'Z' and '+00:00'.
+    parser, each text first written with an explicit offset ('+00:00' for no zone, 'Z'
+    or 'UTC'): in a column that mixes times with and without an offset, pandas 2.3
+    reads a time without one in the offset of the time before it (2 hours off after
+    a '+02:00').
     """
     trimmed = pc.utf8_trim_whitespace(text)
     if len(trimmed) and pc.all(pc.ends_with(trimmed, " UTC")).as_py():
-        zulu = pc.binary_join_element_wise(pc.utf8_slice_codeunits(trimmed, 0, -4), "Z", "")
-        try:
-            return pc.cast(zulu, UTC_MICROS, safe=False)
-        except pa.ArrowInvalid:
-            pass  # some row is not in the fast format: the general parser finds which
-    bare = pc.replace_substring_regex(trimmed, r"(?i)\s*UTC$", "").to_numpy(zero_copy_only=False)
-    stamps = pd.to_datetime(bare, format="ISO8601", utc=True, errors="coerce")
+        local = pc.utf8_slice_codeunits(trimmed, 0, -4)
+        if pc.all(pc.match_substring_regex(local, _TIMESTAMP)).as_py():
+            try:
+                return pc.cast(pc.binary_join_element_wise(local, "Z", ""), UTC_MICROS, safe=False)
+            except pa.ArrowInvalid:
+                pass  # some row is not in the fast format: the general parser finds which
+    bare = pc.replace_substring_regex(trimmed, r"(?i)\s*UTC$", "")
+    parts = pc.extract_regex(bare, _TIMESTAMP)  # null where not well formed
+    zone = pc.struct_field(parts, "zone")
+    offset = pc.if_else(pc.match_substring_regex(zone, "^[+-]"), zone, "+00:00")  # "" (no zone), Z or z: UTC
+    zoned = pc.binary_join_element_wise(pc.struct_field(parts, "local"), offset, "").to_numpy(zero_copy_only=False)
+    stamps = pd.to_datetime(zoned, format="ISO8601", utc=True, errors="coerce")
     return pa.array(stamps.as_unit("us"), UTC_MICROS)
 
 
@@ -140,6 +161,13 @@ def is_timezone_name(name: str) -> bool:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         return False
     return True
+
+
+def _shown(value: str) -> str:
+    """A bad value quoted for a reason; a 10 MB field must not make a 10 MB message."""
+    if len(value) <= VALUE_SHOWN_CHARS:
+        return repr(value)
+    return f"{value[:VALUE_SHOWN_CHARS]!r}... ({len(value):,} characters)"
 
 
 def _is_blank(values: pa.Array) -> np.ndarray:

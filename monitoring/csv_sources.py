@@ -4,12 +4,15 @@ A file's kind comes from its header. The body is split into records with their
 real line numbers (a quoted field may hold newlines), records of the wrong width or
 with bytes that are not UTF-8 are set aside, the rest is parsed by pyarrow in one
 call, and each column is validated as a whole. Every rejected row keeps its line,
-column, reason and raw text; the good rows come back as one pyarrow table.
+column, reason and raw text; the good rows come back as one pyarrow table. Python's
+csv module is the reference for what a record is: a file with stray quotes (Joe"s), or
+one pyarrow will not read, is read by it instead, more slowly.
 
 Pure numpy/pandas/pyarrow: no Django here, so parsing is testable on its own.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import enum
 import gzip
@@ -44,6 +47,9 @@ _COLUMNS: dict[SourceKind, dict[str, tuple[str, ...]]] = {
     SourceKind.TIMEZONES: {"store_id": ("store_id",), "timezone_str": ("timezone_str",)},
 }
 _NEWLINE, _QUOTE, _COMMA, _CR = ord("\n"), ord('"'), ord(","), ord("\r")
+_FIELD_EDGES = np.array([_COMMA, _NEWLINE, _CR, _QUOTE], np.uint8)  # what may stand beside an RFC 4180 quote
+_BLOCK_SIZE = 1 << 20  # pyarrow's default; a longer record needs a block that holds it whole
+_SHOWN_HEADER_CHARS = 200
 _UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, kept by surrogateescape
 
 
@@ -104,13 +110,13 @@ def parse_header(data: bytes, *, path: Path) -> Header:
     """Recognise the file's kind from its first line (SPEC 1: by header, not by name)."""
     if not data.strip():
         raise SourceError(f"{path}: empty file (no header line)")
-    end = data.find(b"\n")
-    end = len(data) if end < 0 else end + 1
+    end = _first_line_end(data)
     try:
         line = data[:end].decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise SourceError(f"{path}: line 1: the header is not UTF-8 text") from None
-    names = tuple(next(csv.reader([line.rstrip("\r\n")])))
+        raise SourceError(f"{path}: line 1: the header is not UTF-8 text{_utf16_hint(data[:end])}") from None
+    _allow_csv_fields_up_to(len(line))
+    names = tuple(next(csv.reader([line.rstrip("\r\n")]), []))
     normalised = [name.strip().lower() for name in names]
     for kind, spec in _COLUMNS.items():
         columns = {}
@@ -123,7 +129,30 @@ def parse_header(data: bytes, *, path: Path) -> Header:
         if len(columns) == len(spec):
             return Header(kind=kind, names=names, columns=columns, end=end)
     expected = "; ".join(f"{kind}: {', '.join(spec)}" for kind, spec in _COLUMNS.items())
-    raise SourceError(f"{path}: line 1: unknown header {','.join(names)!r} (expected the columns of {expected})")
+    shown = ",".join(names)[:_SHOWN_HEADER_CHARS]
+    raise SourceError(f"{path}: line 1: unknown header {shown!r}{_utf16_hint(data[:end])} (expected the columns of {expected})")
+
+
+def _first_line_end(data: bytes) -> int:
+    """Just past the first line: its LF, a lone CR (see _line_ends), or the end of the data."""
+    newline = data.find(b"\n")
+    cr = data.find(b"\r", 0, len(data) if newline < 0 else newline)
+    if 0 <= cr < len(data) - 1 and data[cr + 1] != _NEWLINE:
+        return cr + 1
+    return len(data) if newline < 0 else newline + 1
+
+
+def _utf16_hint(header: bytes) -> str:
+    """UTF-16 text (Excel's "Unicode text") is the usual cause of a header with NUL bytes."""
+    if header.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in header:
+        return " (is it UTF-16? save the file as UTF-8)"
+    return ""
+
+
+def _allow_csv_fields_up_to(size: int) -> None:
+    """Lift the csv module's 128 KiB field limit, a guard for streams: this text is in memory already."""
+    if size > csv.field_size_limit():
+        csv.field_size_limit(size)
 
 
 def parse_body(data: bytes, *, header: Header, first_line: int) -> ParsedSource:
@@ -131,14 +160,12 @@ def parse_body(data: bytes, *, header: Header, first_line: int) -> ParsedSource:
     records, table = None, None
     if _one_record_per_line(data):
         records = _line_records(data, first_line=first_line)
-        table = _read_table(data, header=header, rows=len(records.lines), tolerate_bad_width=True)
-    if table is None and data.count(b'"') % 2:
-        # A stray quote inside an unquoted field would make the quote scan swallow the
-        # rest of the file: read it as Python's csv module does (such a quote is a character).
-        records, table = _read_with_csv_module(data, header=header, first_line=first_line)
-    if table is None:  # quotes, blank lines, non-ASCII or a row of the wrong width: scan records
+        table = _read_table(data, header=header, rows=len(records.lines))
+    if table is None and _quotes_pair_up(data):  # quotes, blank lines, CR, non-ASCII or a bad row: scan records
         records = _split_records(data, first_line=first_line, width=len(header.names))
-        table = _read_table(records.clean_bytes(data), header=header, rows=len(records.lines))
+        table = _read_table(records.clean_bytes(data), header=header, rows=len(records.lines), longest=records.longest)
+    if table is None:  # a stray quote (Joe"s), which the quote scan would pair across lines, or a reading pyarrow refuses
+        records, table = _read_with_csv_module(data, header=header, first_line=first_line)
     problems = validate_columns(table, kind=header.kind)
     rejections = records.rejections + _rejections(problems, records=records, data=data, header=header)
     rejections.sort(key=lambda rejection: rejection.line)
@@ -164,6 +191,7 @@ class _Records:
     dropped: list[tuple[int, int]] = field(default_factory=list)  # byte spans of malformed records
     rejections: list[Rejection] = field(default_factory=list)
     texts: list[str] | None = None  # the records' text, when read by the csv module
+    longest: int = 0  # bytes of the longest record (with its line end), when scanned
 
     def clean_bytes(self, data: bytes) -> bytes:
         if not self.dropped:
@@ -200,7 +228,7 @@ class _Scan:
     """Every record of a body: byte spans, first line numbers and field counts."""
 
     starts: np.ndarray
-    ends: np.ndarray  # before the newline (and a CR before it)
+    ends: np.ndarray  # before the line end
     next_starts: np.ndarray
     lines: np.ndarray
     widths: np.ndarray
@@ -214,7 +242,7 @@ class _Scan:
 def _scan_records(data: bytes, *, first_line: int) -> _Scan:
     """Find the records with whole-array numpy scans (no Python loop over rows)."""
     buffer = np.frombuffer(data, np.uint8)
-    newlines = np.flatnonzero(buffer == _NEWLINE)
+    newlines = _line_ends(data)
     quoted = b'"' in data
     # Inside quotes (odd count of quotes so far) a newline or comma is part of a value;
     # a doubled quote "" toggles twice, so RFC 4180 escapes keep the parity right.
@@ -223,7 +251,7 @@ def _scan_records(data: bytes, *, first_line: int) -> _Scan:
     commas = np.flatnonzero((buffer == _COMMA) & ~inside) if quoted else np.flatnonzero(buffer == _COMMA)
     starts = np.concatenate([[0], record_ends + 1])
     ends = np.concatenate([record_ends, [len(data)]])
-    ends = ends - ((ends > starts) & (buffer[np.maximum(ends - 1, 0)] == _CR))  # CRLF files
+    ends = ends - ((ends > starts) & (buffer[np.maximum(ends - 1, 0)] == _CR))  # the CR of a CRLF
     complete_end = int(record_ends[-1]) + 1 if len(record_ends) else 0
     return _Scan(
         starts=starts,
@@ -234,6 +262,34 @@ def _scan_records(data: bytes, *, first_line: int) -> _Scan:
         complete_end=complete_end,
         complete_lines=int(np.searchsorted(newlines, complete_end)),
     )
+
+
+def _line_ends(data: bytes) -> np.ndarray:
+    """Where lines end: at each LF, and at each CR that no LF follows (old Mac files),
+    as Python's csv module and pyarrow read them. A CR last in the data may be the first
+    half of a CRLF still being written: it ends no line yet."""
+    buffer = np.frombuffer(data, np.uint8)
+    newlines = np.flatnonzero(buffer == _NEWLINE)
+    if b"\r" not in data:
+        return newlines
+    crs = np.flatnonzero(buffer[:-1] == _CR)
+    return np.union1d(newlines, crs[buffer[crs + 1] != _NEWLINE])
+
+
+def _quotes_pair_up(data: bytes) -> bool:
+    """Whether every quote stands where RFC 4180 puts one: opening a field, or closing it
+    (before a comma, a line end, the end, or the second quote of a doubled ""). Only
+    then do the record scan and pyarrow read the quotes as Python's csv module does."""
+    if b'"' not in data:
+        return True
+    buffer = np.frombuffer(data, np.uint8)
+    quotes = np.flatnonzero(buffer == _QUOTE)
+    if len(quotes) % 2:
+        return False
+    opening, closing = quotes[0::2], quotes[1::2]
+    opens_a_field = (opening == 0) | np.isin(buffer[np.maximum(opening - 1, 0)], _FIELD_EDGES)
+    closes_a_field = (closing == len(buffer) - 1) | np.isin(buffer[np.minimum(closing + 1, len(buffer) - 1)], _FIELD_EDGES)
+    return bool(opens_a_field.all() and closes_a_field.all())
 
 
 def _split_records(data: bytes, *, first_line: int, width: int) -> _Records:
@@ -258,12 +314,15 @@ def _split_records(data: bytes, *, first_line: int, width: int) -> _Records:
         ends=scan.ends[good],
         dropped=[(int(scan.starts[i]), int(scan.next_starts[i])) for i in sorted(set(wrong_width.tolist()) | set(undecodable.tolist()))],
         rejections=rejections,
+        longest=int((scan.next_starts - scan.starts).max()),
     )
 
 
 def _read_with_csv_module(data: bytes, *, header: Header, first_line: int) -> tuple[_Records, pa.Table]:
-    """The slow, forgiving reading for a file whose quotes do not pair up."""
-    reader = csv.reader(io.StringIO(data.decode("utf-8", "surrogateescape"), newline=""))
+    """The slow, forgiving reading, for quotes that do not pair up (or that pyarrow reads otherwise)."""
+    decoded = data.decode("utf-8", "surrogateescape")
+    _allow_csv_fields_up_to(len(decoded))
+    reader = csv.reader(io.StringIO(decoded, newline=""))
     lines, texts, values, rejections, before = [], [], [], [], 0
     for record in reader:
         line, before = first_line + before, reader.line_num
@@ -272,6 +331,8 @@ def _read_with_csv_module(data: bytes, *, header: Header, first_line: int) -> tu
             continue
         if len(record) != len(header.names):
             reason = f"wrong column count: expected {len(header.names)} fields, found {len(record)}"
+            if first_line + before - 1 > line:  # the record's last line
+                reason += f" (one record over lines {line}-{first_line + before - 1}: a quote left open?)"
             rejections.append(Rejection(line, "", reason, _replace_undecodable(text)))
         elif _UNDECODABLE.search(text):
             rejections.append(Rejection(line, "", "undecodable bytes: the row is not UTF-8 text", _replace_undecodable(text)))
@@ -279,11 +340,11 @@ def _read_with_csv_module(data: bytes, *, header: Header, first_line: int) -> tu
             lines.append(line)
             texts.append(text)
             values.append(record)
-    complete_end = data.rfind(b"\n") + 1
+    line_ends = _line_ends(data)
     records = _Records(
         lines=np.array(lines, np.int64),
-        complete_end=complete_end,
-        complete_lines=data.count(b"\n", 0, complete_end),
+        complete_end=int(line_ends[-1]) + 1 if len(line_ends) else 0,
+        complete_lines=len(line_ends),
         rejections=rejections,
         texts=texts,
     )
@@ -312,36 +373,39 @@ def _undecodable(data: bytes, *, starts: np.ndarray, ends: np.ndarray, skip: set
     return found
 
 
-def _read_table(body: bytes, *, header: Header, rows: int, tolerate_bad_width: bool = False) -> pa.Table | None:
+def _read_table(body: bytes, *, header: Header, rows: int, longest: int = 0) -> pa.Table | None:
     """The needed columns of the records, all as strings (validated later).
 
-    With tolerate_bad_width, a row of the wrong width gives None instead of an error,
-    so the caller can fall back to the record scan that reports it with its line.
+    None when pyarrow cannot read them as `rows` rows of the header's width (a row of
+    the wrong width, a record longer than its block), so that the caller falls back to
+    a slower reading that reports each bad row with its line.
     """
     if rows == 0:  # pyarrow refuses an empty body (a file with only its header)
         return pa.table({column: pa.array([], pa.string()) for column in header.columns})
     names = [f"c{i}" for i in range(len(header.names))]
     wanted = {f"c{position}": column for column, position in header.columns.items()}
+    if body.startswith(codecs.BOM_UTF8):  # pyarrow would drop it as a byte-order mark: here it is data
+        body = b"\n" + body
     bad_width = []
-    table = pacsv.read_csv(
-        io.BytesIO(body),
-        read_options=pacsv.ReadOptions(column_names=names),
-        parse_options=pacsv.ParseOptions(
-            newlines_in_values=b'"' in body,
-            invalid_row_handler=(lambda row: bad_width.append(row) or "skip") if tolerate_bad_width else None,
-        ),
-        convert_options=pacsv.ConvertOptions(
-            include_columns=list(wanted),
-            column_types={name: pa.string() for name in wanted},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
-    if bad_width:
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(body),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=max(_BLOCK_SIZE, longest + 1)),
+            parse_options=pacsv.ParseOptions(
+                newlines_in_values=b'"' in body,
+                invalid_row_handler=lambda row: bad_width.append(row) or "skip",
+            ),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=list(wanted),
+                column_types={name: pa.string() for name in wanted},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid:
         return None
-    if table.num_rows != rows:
-        # Only a quoting our record scan reads differently from pyarrow can get here.
-        raise SourceError(f"found {rows} records but parsed {table.num_rows} rows: check the file's quoting")
+    if bad_width or table.num_rows != rows:
+        return None
     return table.rename_columns([wanted[name] for name in table.column_names])
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from monitoring.ingest_sql import Progress, WriteCounts, copy_bytes, ensure_stores, stage_table
+from monitoring.ingest_sql import Progress, WriteCounts, copy_bytes, copy_errors_wrapped, ensure_stores, stage_table
 
 # PostgreSQL counts timestamps in microseconds from 2000-01-01 UTC.
 _PG_EPOCH_MICROS = 946_684_800_000_000
@@ -140,12 +140,13 @@ def _stored_polls(cursor, *, micros: np.ndarray) -> np.ndarray:
     low, high = (int(micros.min()), int(micros.max())) if len(micros) else (0, -1)
     sink = _Sink()
     # Integers only in the text: the bounds are microseconds since 1970 (the index on timestamp serves the range).
-    cursor.copy_expert(
-        "COPY (SELECT store_id, timestamp, active FROM monitoring_statuspoll WHERE timestamp BETWEEN "
-        f"timestamptz 'epoch' + {low} * interval '1 microsecond' AND timestamptz 'epoch' + {high} * interval '1 microsecond'"
-        ") TO STDOUT WITH (FORMAT binary)",
-        sink,
-    )
+    with copy_errors_wrapped(cursor):
+        cursor.copy_expert(
+            "COPY (SELECT store_id, timestamp, active FROM monitoring_statuspoll WHERE timestamp BETWEEN "
+            f"timestamptz 'epoch' + {low} * interval '1 microsecond' AND timestamptz 'epoch' + {high} * interval '1 microsecond'"
+            ") TO STDOUT WITH (FORMAT binary)",
+            sink,
+        )
     return read_binary(b"".join(sink.chunks), names=_STORED)
 
 

@@ -149,7 +149,15 @@ def stage_table(cursor, definition: str) -> None:
 
 
 def copy_bytes(cursor, sql: str, payload: bytes, progress: Progress | None = None) -> None:
-    cursor.copy_expert(sql, _Reader(payload, progress), COPY_CHUNK)
+    with copy_errors_wrapped(cursor):
+        cursor.copy_expert(sql, _Reader(payload, progress), COPY_CHUNK)
+
+
+def copy_errors_wrapped(cursor):
+    """Django turns the driver's errors into its DatabaseError for execute() but not for
+    copy_expert(): this does it for a COPY too, so a COPY that fails fails its file
+    (caught as DatabaseError) instead of escaping the load."""
+    return cursor.db.wrap_database_errors
 
 
 class _Reader(io.RawIOBase):
