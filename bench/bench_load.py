@@ -9,10 +9,10 @@ auth on, HTTPS redirect off because this is loopback) and one `manage.py
 report_worker` process (REPORT_RUNNER=worker; `--runner thread` builds reports inside
 the gunicorn workers instead), and for --seconds runs:
 
-- --pollers clients that each GET /get_report for the newest report every
-  --poll-interval seconds (a client waiting for its report);
 - --triggerers clients that each POST /trigger_report, poll until it is Complete,
-  and trigger again;
+  and trigger again, each in its own process with its share of
+- --pollers clients that each GET /get_report for their triggerer's newest report
+  every --poll-interval seconds (clients waiting for a report);
 - one hourly refresh: after a quarter of the run the next hour of polls is appended
   to the status file and `manage.py refresh --once` loads it.
 
@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import multiprocessing
 import os
 import shutil
 import signal
@@ -43,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 DB_NAME = "bench_load"
 LATEST_POLL = datetime(2023, 1, 25, 18, 13, 22, 479220)  # the generator's default end
+ACCESS_LOG = OUT / "load-access.log"
 
 
 class Recorder:
@@ -99,6 +101,7 @@ def main() -> None:
         manage("make_dataset", str(sources), "--scale", "1")
     data_dir = OUT / "load-data"
     shutil.rmtree(data_dir, ignore_errors=True)
+    ACCESS_LOG.unlink(missing_ok=True)
     shutil.copytree(sources, data_dir)
     next_hour = OUT / "load-next-hour"
     if not (next_hour / "store_status.csv").exists():
@@ -141,34 +144,51 @@ def _arguments() -> argparse.Namespace:
 
 
 def _drive_load(options: argparse.Namespace, port: int, token: str, data_dir: Path, next_hour: Path) -> dict:
-    recorder = Recorder()
-    stop = threading.Event()
-    threads = [threading.Thread(target=_poller, args=(port, token, recorder, stop, options.poll_interval))
-               for _ in range(options.pollers)]
-    threads += [threading.Thread(target=_triggerer, args=(port, token, recorder, stop)) for _ in range(options.triggerers)]
+    """The clients, in one process per triggerer (so one process's GIL does not skew the others' clocks)."""
+    groups = [(port, token, pollers, options.seconds, options.poll_interval)
+              for pollers in _split(options.pollers, options.triggerers)]
     started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    time.sleep(options.seconds / 4)
-    refresh_seconds = _append_hour_and_refresh(data_dir, next_hour)
-    time.sleep(max(0.0, options.seconds - (time.perf_counter() - started)))
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=120)
-    gets = sorted(recorder.latencies["get_report"])
-    triggers = sorted(recorder.latencies["trigger_report"])
+    with multiprocessing.get_context("fork").Pool(len(groups)) as pool:
+        running = pool.starmap_async(_client_group, groups)
+        time.sleep(options.seconds / 4)
+        refresh_seconds = _append_hour_and_refresh(data_dir, next_hour)
+        results = running.get(timeout=options.seconds + 300)
+    gets = sorted(seconds for result in results for seconds in result["get_report"])
+    triggers = sorted(seconds for result in results for seconds in result["trigger_report"])
+    errors = [error for result in results for error in result["errors"]]
     return {
         "seconds": round(time.perf_counter() - started, 1),
         "clients": options.pollers + options.triggerers,
+        "client_processes": len(groups),
         "requests": len(gets) + len(triggers),
-        "errors": len(recorder.errors),
-        "first_errors": recorder.errors[:5],
+        "errors": len(errors),
+        "first_errors": errors[:5],
         "get_report_p50_ms": _percentile_ms(gets, 50),
         "get_report_p99_ms": _percentile_ms(gets, 99),
+        "get_report_server_p99_ms": _percentile_ms(_server_seconds("/get_report"), 99),
         "trigger_report_p99_ms": _percentile_ms(triggers, 99),
         "refresh_seconds": refresh_seconds,
-        "report_ids": list(recorder.report_ids),
+        "report_ids": [report_id for result in results for report_id in result["report_ids"]],
     }
+
+
+def _split(total: int, parts: int) -> list[int]:
+    return [total // parts + (1 if index < total % parts else 0) for index in range(parts)]
+
+
+def _client_group(port: int, token: str, pollers: int, seconds: float, interval: float) -> dict:
+    """One triggerer and its pollers for `seconds`; their latencies, errors and reports."""
+    recorder = Recorder()
+    stop = threading.Event()
+    threads = [threading.Thread(target=_poller, args=(port, token, recorder, stop, interval)) for _ in range(pollers)]
+    threads.append(threading.Thread(target=_triggerer, args=(port, token, recorder, stop)))
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=120)
+    return {**recorder.latencies, "errors": recorder.errors, "report_ids": recorder.report_ids}
 
 
 def _poller(port: int, token: str, recorder: Recorder, stop: threading.Event, interval: float) -> None:
@@ -231,6 +251,16 @@ def _command_csv(now: str) -> str:
     return output.read_text(encoding="utf-8")
 
 
+def _server_seconds(path: str) -> list[float]:
+    """Sorted durations of the requests to `path` as the server timed them (access log)."""
+    durations = []
+    for line in ACCESS_LOG.read_text().splitlines():
+        request_path, _, microseconds = line.rpartition(" ")
+        if request_path == path:
+            durations.append(int(microseconds) / 1e6)
+    return sorted(durations)
+
+
 def _percentile_ms(sorted_seconds: list[float], percent: int) -> float | None:
     if not sorted_seconds:
         return None
@@ -249,7 +279,10 @@ def _start_gunicorn(port: int) -> subprocess.Popen:
         "TRIGGER_RATE_LIMIT": "0",
         "GUNICORN_BIND": f"127.0.0.1:{port}",
     }
-    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "main.wsgi"],
+    # The access log records each request's time inside the server (microseconds), to tell
+    # the server's share of a latency from this client process's.
+    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py",
+                               "--access-logfile", str(ACCESS_LOG), "--access-logformat", "%(U)s %(D)s", "main.wsgi"],
                               cwd=ROOT, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

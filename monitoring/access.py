@@ -18,6 +18,7 @@ from django.utils import timezone
 from monitoring.models import ApiToken, Report
 
 TOKEN_BYTES = 32
+LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,16 @@ def api_token_for_request(request: HttpRequest) -> ApiToken | None:
         return None
     token = ApiToken.objects.filter(key_hash=_hash(secret), active=True).first()
     if token is not None:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+        _note_use(token)
     return token
+
+
+def _note_use(token: ApiToken) -> None:
+    """Record when a token was last used, to the minute: a write on every request of a
+    polling client would cost each one a commit (and its disk flush) for nothing."""
+    moment = timezone.now()
+    if token.last_used_at is None or moment - token.last_used_at >= LAST_USED_PRECISION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=moment)
 
 
 def client_identity(request: HttpRequest) -> str:

@@ -35,6 +35,17 @@ def test_the_api_lets_a_valid_bearer_token_through_and_records_its_use(client, l
     assert ApiToken.objects.get(name="dashboard").last_used_at is not None
 
 
+def test_a_tokens_last_use_is_written_at_most_once_a_minute(client, locked_down):
+    issued = api_token_create(name="dashboard")
+    client.get("/api/v1/health", HTTP_AUTHORIZATION=f"Bearer {issued.secret}")  # warm up: first use written
+    first_use = ApiToken.objects.get(name="dashboard").last_used_at
+    client.get("/api/v1/reports", HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
+    assert ApiToken.objects.get(name="dashboard").last_used_at == first_use  # seconds later: not rewritten
+    ApiToken.objects.filter(name="dashboard").update(last_used_at=first_use - timedelta(minutes=2))
+    client.get("/api/v1/reports", HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
+    assert ApiToken.objects.get(name="dashboard").last_used_at > first_use
+
+
 def test_a_revoked_token_is_refused(client, locked_down):
     issued = api_token_create(name="dashboard")
     ApiToken.objects.filter(name="dashboard").update(active=False)
