@@ -27,6 +27,7 @@ import argparse
 import http.client
 import json
 import multiprocessing
+import random
 import os
 import shutil
 import signal
@@ -178,6 +179,7 @@ def _split(total: int, parts: int) -> list[int]:
 
 def _client_group(port: int, token: str, pollers: int, seconds: float, interval: float) -> dict:
     """One triggerer and its pollers for `seconds`; their latencies, errors and reports."""
+    random.seed()  # forked processes would otherwise all draw the same start moments
     recorder = Recorder()
     stop = threading.Event()
     threads = [threading.Thread(target=_poller, args=(port, token, recorder, stop, interval)) for _ in range(pollers)]
@@ -193,6 +195,10 @@ def _client_group(port: int, token: str, pollers: int, seconds: float, interval:
 
 def _poller(port: int, token: str, recorder: Recorder, stop: threading.Event, interval: float) -> None:
     client = Client(port, token, recorder)
+    # Clients started by people are not in step: each begins at its own moment of the
+    # interval (else all of them would ask in the same millisecond, every interval).
+    if stop.wait(random.uniform(0, interval)):
+        return
     while not stop.wait(interval):
         report_id = recorder.newest_report()
         if report_id is not None:
