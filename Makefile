@@ -9,10 +9,10 @@ PYTEST_ARGS ?=
 .PHONY: run test stop-db reset-db venv bench worker report-worker
 
 # The virtualenv is rebuilt only when a requirements file changes.
-$(BIN)/.installed: requirements.txt requirements-dev.txt
+$(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	touch $@
 
 venv: $(BIN)/.installed
