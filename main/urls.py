@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from monitoring import api
 
@@ -9,6 +9,8 @@ urlpatterns = [
     path("api/v1/", api.v1_urls),
     path("api/", api.latest_urls),
     path("", api.root_urls),
+    # Any other API path: the JSON 404, even with DEBUG on (whose 404 page is HTML).
+    re_path(r"^(?:api/|trigger_report|get_report)", api.unknown_path),
     path("", include("monitoring.urls")),
 ]
 

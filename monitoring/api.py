@@ -18,11 +18,12 @@ from http import HTTPStatus
 from typing import Any, Literal
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.urls import URLPattern, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI, Query, Status
 from ninja.errors import ValidationError
 from ninja.openapi.docs import Swagger
@@ -401,6 +402,11 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
         return _problem(404, f"no API endpoint at {request.path}; see /api/v1/docs")
     return defaults.page_not_found(request, exception)
+
+
+@csrf_exempt  # machine clients send no CSRF token: a POST to a wrong path is a 404 too
+def unknown_path(request: HttpRequest) -> HttpResponse:
+    return page_not_found(request, Http404())
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

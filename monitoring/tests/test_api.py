@@ -307,6 +307,12 @@ def test_an_unknown_api_path_is_a_json_404(client, path):
     assert response.json() == {"status": "Not Found", "error": f"no API endpoint at {path}; see /api/v1/docs"}
 
 
+def test_an_unknown_api_path_is_a_json_404_with_debug_on_too(client, settings):
+    settings.DEBUG = True  # `make run`: Django's own 404 page would be HTML
+    for response in (client.get("/api/v1/nothing-here"), Client(enforce_csrf_checks=True).post("/api/nothing")):
+        assert (response.status_code, response.json()["status"]) == (404, "Not Found")
+
+
 @pytest.mark.parametrize("path", ["/get_report/", "/api/get_report/a%0Ab", "/api/v1/reports/a%0Ab"])
 def test_an_id_no_route_accepts_is_still_no_such_report(client, path):
     response = client.get(path)
