@@ -51,7 +51,7 @@ def test_a_database_url_may_name_a_socket_folder():
 
 def test_a_non_postgres_database_url_is_an_error():
     with pytest.raises(ImproperlyConfigured, match="must be a postgres:// URL"):
-        database_from_url("sqlite:///db.sqlite3")
+        database_from_url("mysql://app@db.internal/monitoring")
 
 
 def test_production_refuses_to_start_without_a_secret_key():
