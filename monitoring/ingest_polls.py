@@ -133,6 +133,9 @@ def _bulk_insert(cursor, *, columns: dict[str, np.ndarray], empty: bool, progres
     # Keys and indexes first: the foreign key check then runs as one join over them.
     rebuild = sorted((create for _, create in statements), key=lambda sql: "FOREIGN KEY" in sql)
     cursor.execute("; ".join(["SET LOCAL maintenance_work_mem = '256MB'", *rebuild]))
+    # Fresh statistics for millions of new rows: the reports' query plans and the poll
+    # count estimate of the health check (reports.data_overview) rely on them.
+    cursor.execute("ANALYZE monitoring_statuspoll")
 
 
 def _stored_polls(cursor, *, micros: np.ndarray) -> np.ndarray:

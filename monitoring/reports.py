@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 # A runner that died this many times on one report (its heartbeat stopped)
 # is not given another chance: the report fails with a clear error instead.
 MAX_ATTEMPTS = 2
+POLL_COUNT_ESTIMATE_ABOVE = 1_000_000
 # The database went away. The shard reads COPY through psycopg2 directly, so its own
 # classes come too, besides Django's wrappers.
 CONNECTION_LOST = (OperationalError, InterfaceError, psycopg2.OperationalError, psycopg2.InterfaceError)
@@ -321,12 +322,25 @@ def reports_expire(*, keep: int) -> int:
     return deleted
 
 
+def _poll_count() -> int:
+    """Exact below POLL_COUNT_ESTIMATE_ABOVE polls; above, PostgreSQL's own row estimate.
+
+    Counting 20 million rows takes a second, on every home page view and health check;
+    the estimate (kept current by autovacuum and the ANALYZE after each bulk load) is
+    free and, for a table that size, off by a fraction of a percent at most.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [StatusPoll._meta.db_table])
+        estimate = cursor.fetchone()[0]
+    return estimate if estimate >= POLL_COUNT_ESTIMATE_ABOVE else StatusPoll.objects.count()
+
+
 def data_overview() -> DataOverview:
     """What the database holds, for the home page and health checks; never raises."""
     try:
         store_count = Store.objects.count()
         polls = StatusPoll.objects.order_by()
-        poll_count = polls.count()
+        poll_count = _poll_count()
         latest = polls.order_by("-timestamp").values_list("timestamp", flat=True).first()
         oldest = polls.order_by("timestamp").values_list("timestamp", flat=True).first()
     except DatabaseError:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from monitoring import report_data, reports
 from monitoring.engine import compute_report, report_to_csv
-from monitoring.models import Report, Store
+from monitoring.models import Report, StatusPoll, Store
 from monitoring.tests.report_cases import EXPECTED_CSV, LATEST_POLL, at, make_small_data, make_stores
 
 pytestmark = pytest.mark.django_db
@@ -292,6 +292,17 @@ def test_the_data_overview_counts_stores_and_polls_and_dates_the_latest():
     assert (overview.oldest_poll_at, overview.latest_poll_at) == (at(15, 14), LATEST_POLL)
     assert overview.database_ok is True
     assert overview.data_age_seconds == pytest.approx((timezone.now() - LATEST_POLL).total_seconds(), abs=60)
+
+
+def test_the_data_overview_counts_polls_exactly_until_the_table_is_large(monkeypatch):
+    make_small_data()
+    exact = StatusPoll.objects.count()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE monitoring_statuspoll")  # the estimate now says `exact` rows
+        cursor.execute("UPDATE pg_class SET reltuples = 2000000 WHERE oid = 'monitoring_statuspoll'::regclass")
+    assert reports.data_overview().poll_count == 2_000_000  # large: the estimate, no count(*)
+    monkeypatch.setattr(reports, "POLL_COUNT_ESTIMATE_ABOVE", 10**12)
+    assert reports.data_overview().poll_count == exact  # small: counted
 
 
 def test_the_data_overview_says_so_when_the_database_does_not_answer(monkeypatch):
