@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from monitoring import csv_columns
 from monitoring.engine.constants import REPORT_COLUMNS
 from monitoring.ingest import FileResult, ingest_paths
-from monitoring.models import IngestRun, Report, StatusPoll, Store
+from monitoring.models import Report, StatusPoll, Store
 from monitoring.reports import report_build, report_create
 
 pytestmark = pytest.mark.django_db
@@ -386,7 +386,7 @@ def test_two_stray_quotes_cost_only_their_own_rows(tmp_path):
 
 def test_quotes_inside_unquoted_fields_are_characters_even_when_they_pair_up(tmp_path):
     # a"b,c"d is three fields for the csv module; the quote scan used to see two.
-    result = load_text(tmp_path, f'store_id,timezone_str\na"b,c"d,UTC\nok,UTC\n')
+    result = load_text(tmp_path, 'store_id,timezone_str\na"b,c"d,UTC\nok,UTC\n')
     assert rejected(result) == [(2, "wrong column count: expected 2 fields, found 3")]
     assert list(Store.objects.values_list("store_id", flat=True)) == ["ok"]
 
