@@ -17,7 +17,6 @@ from functools import lru_cache, wraps
 from http import HTTPStatus
 from typing import Any, Literal
 
-from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.urls import URLPattern, reverse
 from django.utils import timezone
@@ -30,7 +29,7 @@ from ninja.openapi.docs import Swagger
 from ninja.renderers import JSONRenderer
 from ninja.responses import NinjaJSONEncoder
 
-from monitoring.access import client_identity, trigger_allowed
+from monitoring.access import client_identity
 from monitoring.api_schemas import (
     NO_SUCH_REPORT,
     Health,
@@ -45,7 +44,7 @@ from monitoring.api_schemas import (
 )
 from monitoring.middleware import API_PREFIXES
 from monitoring.models import Report
-from monitoring.reports import data_overview, report_create, report_get, report_list
+from monitoring.reports import TriggerLimitReached, data_overview, report_create, report_get, report_list
 
 MISSING_ID = (
     "report_id is missing: send it as ?report_id=<id>, in the path /get_report/<id>, "
@@ -281,12 +280,10 @@ def trigger_report(
     as_of: str | None = Query(None, description="report as of this earlier instant (ISO 8601; naive = UTC)"),
 ) -> Any:
     moment = _parse_as_of(_text_field(request, "as_of", as_of))
-    client = client_identity(request)
-    if not trigger_allowed(client=client):
-        window = settings.TRIGGER_RATE_WINDOW_SECONDS
-        limit = f"at most {settings.TRIGGER_RATE_LIMIT} reports per {window} s per client"
-        raise ApiError(429, f"too many reports: {limit}", {"Retry-After": str(window)})
-    report = report_create(as_of=moment, requested_by=client)
+    try:
+        report = report_create(as_of=moment, requested_by=client_identity(request))
+    except TriggerLimitReached as refused:
+        raise ApiError(429, str(refused), {"Retry-After": str(refused.retry_after_seconds)}) from None
     return {"status": "success", "report_id": report.id}
 
 

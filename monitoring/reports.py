@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +26,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from monitoring import report_data
+from monitoring.access import trigger_allowed
 from monitoring.engine import REPORT_COLUMNS, compute_report, report_to_csv
 from monitoring.models import Report, StatusPoll, Store
 
@@ -74,24 +75,50 @@ def runner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
 
 
+class TriggerLimitReached(Exception):
+    """The client has asked for TRIGGER_RATE_LIMIT reports within the window already."""
+
+    def __init__(self) -> None:
+        window = settings.TRIGGER_RATE_WINDOW_SECONDS
+        self.retry_after_seconds = window
+        super().__init__(f"too many reports: at most {settings.TRIGGER_RATE_LIMIT} reports per {window} s per client")
+
+
 def report_create(*, as_of: datetime | None = None, requested_by: str = "", build_here: bool = False) -> Report:
     """A new Pending report, handed to the configured runner once committed.
 
-    With build_here the row is created already claimed by the calling thread,
-    which then builds it with report_build (no other runner can take it).
+    A named client (`requested_by`) is held to the trigger rate limit: raises
+    TriggerLimitReached. With build_here the row is created already claimed by the
+    calling thread, which then builds it with report_build (no other runner can take it).
     """
-    if build_here:
-        moment = timezone.now()
-        return Report.objects.create(
-            as_of=as_of, requested_by=requested_by, state=Report.State.RUNNING,
-            runner=runner_id(), started_at=moment, heartbeat_at=moment, attempts=1,
-        )
-    report = Report.objects.create(as_of=as_of, requested_by=requested_by)
-    # A runner in another thread or process sees the row only once committed.
-    # Robust: should the hand-over raise, the error is logged, the request still
-    # succeeds, and the janitor hands the Pending row over on its next round.
-    transaction.on_commit(_hand_to_runner, robust=True)
-    return report
+    # Only a named client needs the transaction: it holds the client's lock until the row commits.
+    with transaction.atomic() if requested_by else nullcontext():
+        if requested_by:
+            _admit(client=requested_by)
+        if build_here:
+            moment = timezone.now()
+            return Report.objects.create(
+                as_of=as_of, requested_by=requested_by, state=Report.State.RUNNING,
+                runner=runner_id(), started_at=moment, heartbeat_at=moment, attempts=1,
+            )
+        report = Report.objects.create(as_of=as_of, requested_by=requested_by)
+        # A runner in another thread or process sees the row only once committed.
+        # Robust: should the hand-over raise, the error is logged, the request still
+        # succeeds, and the janitor hands the Pending row over on its next round.
+        transaction.on_commit(_hand_to_runner, robust=True)
+        return report
+
+
+def _admit(*, client: str) -> None:
+    """Raise TriggerLimitReached when the client is over its limit.
+
+    A lock per client, held until the new row commits, makes a burst of requests
+    count one after the other instead of all passing the same check.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"trigger:{client}"])
+    if not trigger_allowed(client=client):
+        raise TriggerLimitReached
 
 
 def report_get(*, report_id: object, with_csv: bool = True) -> Report | None:

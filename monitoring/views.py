@@ -18,9 +18,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from monitoring import pages
-from monitoring.access import client_identity, trigger_allowed
+from monitoring.access import client_identity
 from monitoring.models import Report
-from monitoring.reports import data_overview, report_create, report_get, report_list
+from monitoring.reports import TriggerLimitReached, data_overview, report_create, report_get, report_list
 
 RECENT_REPORTS = 20
 # A pasted id is often a whole URL or JSON answer: the first UUID in it is the id.
@@ -58,13 +58,13 @@ def index(request: HttpRequest) -> HttpResponse:
 @require_POST
 def report_trigger(request: HttpRequest) -> HttpResponse:
     form = TriggerForm(request.POST)
-    client = client_identity(request)
-    if form.is_valid() and not trigger_allowed(client=client):
-        form.add_error(None, "Too many reports asked for recently from here; please try again later.")
-        return _trigger_refused(request, form, status=429)
     if not form.is_valid():
         return _trigger_refused(request, form, status=400)
-    report = report_create(as_of=form.cleaned_data["as_of"], requested_by=client)
+    try:
+        report = report_create(as_of=form.cleaned_data["as_of"], requested_by=client_identity(request))
+    except TriggerLimitReached:
+        form.add_error(None, "Too many reports asked for recently from here; please try again later.")
+        return _trigger_refused(request, form, status=429)
     if _wants_json(request):
         return JsonResponse(_status_payload(report), status=202)
     return redirect("report", report_id=report.id)

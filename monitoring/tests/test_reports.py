@@ -315,3 +315,42 @@ def test_the_data_overview_says_so_when_the_database_does_not_answer(monkeypatch
     overview = reports.data_overview()
     assert overview.database_ok is False
     assert (overview.store_count, overview.poll_count, overview.latest_poll_at) == (0, 0, None)
+
+
+def test_a_client_over_the_trigger_limit_is_refused_by_the_service(settings):
+    settings.TRIGGER_RATE_LIMIT = 1
+    reports.report_create(requested_by="ip:10.0.0.1")
+    with pytest.raises(reports.TriggerLimitReached, match="at most 1 reports per"):
+        reports.report_create(requested_by="ip:10.0.0.1")
+    reports.report_create()  # an unnamed caller (manage.py report) is not limited
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_triggers_from_one_client_admits_exactly_the_limit(settings):
+    import threading
+
+    from monitoring import jobs
+
+    settings.TRIGGER_RATE_LIMIT = 2
+    settings.REPORT_RUNNER = "worker"  # only queue: nothing to build here
+    jobs.shutdown()
+    outcomes, start = [], threading.Barrier(6)
+
+    def trigger() -> None:
+        start.wait()
+        try:
+            reports.report_create(requested_by="ip:10.0.0.9")
+            outcomes.append("created")
+        except reports.TriggerLimitReached:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=trigger) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    jobs.shutdown()
+    assert sorted(outcomes) == ["created"] * 2 + ["refused"] * 4
+    assert Report.objects.filter(requested_by="ip:10.0.0.9").count() == 2
