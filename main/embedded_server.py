@@ -42,6 +42,8 @@ def _start(pgdata: Path) -> str:
     from pgserver.postgres_server import PostgresServer
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
+    # pgserver's own inter-process lock (private, pinned version): no process
+    # registers or leaves while the dead are pruned from its list.
     with PostgresServer._lock:
         _forget_dead_users(pgdata)
     server = pgserver.get_server(pgdata, cleanup_mode="stop")
