@@ -25,7 +25,7 @@ run: venv
 # A Celery worker for REPORT_RUNNER=celery (same DATABASE_URL and CELERY_BROKER_URL as the web app);
 # it runs one process per core; start more on other machines to scale out (docs/architecture.md).
 worker: venv
-	$(BIN)/celery -A monitoring.celery_app worker --loglevel INFO
+	$(BIN)/celery -A monitoring.reports.celery_app worker --loglevel INFO
 
 # The whole test suite, against real PostgreSQL.
 test: venv

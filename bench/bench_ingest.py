@@ -20,7 +20,12 @@ import sys
 import time
 from pathlib import Path
 
-from benchkit import drop_database, log, manage, use_fresh_database  # bench/ is this script's folder on sys.path
+from benchkit import (  # bench/ is this script's folder on sys.path
+    drop_database,
+    log,
+    manage,
+    use_fresh_database,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out" / "ingest"
@@ -53,8 +58,8 @@ def _measure(*, sources: Path, next_hour: Path) -> dict:
     django.setup()
     from django.core.management import call_command
 
-    from monitoring.ingest import ingest_paths
-    from monitoring.refresh import refresh_round
+    from monitoring.ingest.load import ingest_paths
+    from monitoring.ingest.refresher import refresh_round
 
     call_command("migrate", verbosity=0)
     figures = {}

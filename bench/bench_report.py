@@ -27,7 +27,12 @@ import sys
 import time
 from pathlib import Path
 
-from benchkit import drop_database, log, manage, use_fresh_database  # bench/ is this script's folder on sys.path
+from benchkit import (  # bench/ is this script's folder on sys.path
+    drop_database,
+    log,
+    manage,
+    use_fresh_database,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -89,12 +94,12 @@ def _run_way(way: str) -> dict:
 def _engine_alone() -> dict:
     from django.conf import settings
 
-    from monitoring import report_data
     from monitoring.engine import compute_report, report_to_csv
+    from monitoring.reports import reading
 
-    now = report_data.report_now(as_of=None)
-    ranges = report_data.shard_ranges(size=settings.REPORT_SHARD_STORES)
-    frames = [report_data.read_shard(bounds=report_data.bounds_of(ranges, i), now=now) for i in range(len(ranges))]
+    now = reading.report_now(as_of=None)
+    ranges = reading.shard_ranges(size=settings.REPORT_SHARD_STORES)
+    frames = [reading.read_shard(bounds=reading.bounds_of(ranges, i), now=now) for i in range(len(ranges))]
     compute = to_csv = 0.0
     stores = 0
     for f in frames:
@@ -143,9 +148,9 @@ def _trigger() -> dict:
     seconds = time.perf_counter() - started
     if answer.json().get("status") != "Complete":
         raise SystemExit(f"the report did not complete: {answer.content[:300]!r}")
-    from monitoring import jobs
+    from monitoring.reports import runners
 
-    jobs.shutdown()
+    runners.shutdown()
     return {"seconds": round(seconds, 2), "via": "POST /trigger_report, GET /get_report", **_split(Report.objects.get(pk=report_id))}
 
 

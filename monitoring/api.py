@@ -42,9 +42,15 @@ from monitoring.api_schemas import (
     ReportSummary,
     Triggered,
 )
+from monitoring.ingest.overview import data_overview
 from monitoring.middleware import API_PREFIXES
 from monitoring.models import Report
-from monitoring.reports import TriggerLimitReached, data_overview, report_create, report_get, report_list
+from monitoring.reports.service import (
+    TriggerLimitReached,
+    report_create,
+    report_get,
+    report_list,
+)
 
 MISSING_ID = (
     "report_id is missing: send it as ?report_id=<id>, in the path /get_report/<id>, "

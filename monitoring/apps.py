@@ -9,6 +9,6 @@ class MonitoringConfig(AppConfig):
         # Only connects a signal: `runscript load -v 0` learns its verbosity from it.
         from django_extensions.management.signals import pre_command
 
-        from monitoring.ingest_report import remember_runscript_options
+        from monitoring.ingest.summary import remember_runscript_options
 
         pre_command.connect(remember_runscript_options, dispatch_uid="monitoring-runscript-options")

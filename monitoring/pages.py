@@ -25,7 +25,14 @@ from django.db.models import Count
 
 from monitoring import svg_chart
 from monitoring.engine import LOOKBACK, REPORT_COLUMNS, StoreTimeline, store_timeline
-from monitoring.models import BusinessHours, IngestRun, RejectedRow, Report, StatusPoll, Store
+from monitoring.models import (
+    BusinessHours,
+    IngestRun,
+    RejectedRow,
+    Report,
+    StatusPoll,
+    Store,
+)
 
 NUMBER_COLUMNS = REPORT_COLUMNS[1:]
 COLUMN_LABELS = {

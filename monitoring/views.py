@@ -19,8 +19,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from monitoring import pages
 from monitoring.access import client_identity
+from monitoring.ingest.overview import data_overview
 from monitoring.models import Report
-from monitoring.reports import TriggerLimitReached, data_overview, report_create, report_get, report_list
+from monitoring.reports.service import (
+    TriggerLimitReached,
+    report_create,
+    report_get,
+    report_list,
+)
 
 RECENT_REPORTS = 20
 # A pasted id is often a whole URL or JSON answer: the first UUID in it is the id.

@@ -21,8 +21,13 @@ from django.conf import settings
 from django.core.management.base import CommandError, OutputWrapper
 from django.core.management.color import color_style
 
-from monitoring.ingest import ingest_paths
-from monitoring.ingest_report import LoadLog, rejection_lines, runscript_verbosity, summary_line
+from monitoring.ingest.load import ingest_paths
+from monitoring.ingest.summary import (
+    LoadLog,
+    rejection_lines,
+    runscript_verbosity,
+    summary_line,
+)
 
 REJECTIONS_SHOWN = 10
 

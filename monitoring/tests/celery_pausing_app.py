@@ -11,7 +11,7 @@ from pathlib import Path
 
 from celery.signals import worker_process_init
 
-from monitoring.celery_app import app
+from monitoring.reports.celery_app import app
 
 __all__ = ["app"]
 
@@ -21,10 +21,10 @@ PAUSE_REQUESTER = "test: kill my worker mid-shard"
 @worker_process_init.connect
 def pause_the_first_run_of_a_marked_shard(**kwargs) -> None:
     # Django is set up once the worker process starts, not when celery imports this module.
-    from monitoring import report_shards, reports
     from monitoring.models import Report
+    from monitoring.reports import build, shards
 
-    shard_run, shard_compute = report_shards.shard_run, reports.shard_compute
+    shard_run, shard_compute = shards.shard_run, build.shard_compute
     running: dict[str, object] = {}
 
     def noting_shard_run(*, report_id: str, index: int) -> None:
@@ -42,5 +42,5 @@ def pause_the_first_run_of_a_marked_shard(**kwargs) -> None:
             time.sleep(60)
         return shard_compute(**arguments)
 
-    report_shards.shard_run = noting_shard_run
-    reports.shard_compute = pausing_shard_compute
+    shards.shard_run = noting_shard_run
+    build.shard_compute = pausing_shard_compute

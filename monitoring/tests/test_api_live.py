@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from monitoring import jobs
+from monitoring.reports import runners
 from monitoring.tests.api_cases import JSON_TYPE, JUNK_IDS, NO_SUCH_REPORT, make_report
 from monitoring.tests.ui_data import EXPECTED_CSV, make_three_stores
 
@@ -45,9 +45,9 @@ class TestOverHttp:
     @pytest.fixture(autouse=True)
     def no_runner_left_over(self, transactional_db):
         """No report thread from an earlier test, and none left holding a database connection."""
-        jobs.shutdown()
+        runners.shutdown()
         yield
-        jobs.shutdown()
+        runners.shutdown()
 
     def test_a_report_goes_from_trigger_to_the_hand_worked_csv(self, live_server):
         make_three_stores()

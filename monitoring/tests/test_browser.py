@@ -13,9 +13,9 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
-from monitoring import jobs
 from monitoring.models import Report
-from monitoring.reports import report_build
+from monitoring.reports import runners
+from monitoring.reports.build import report_build
 from monitoring.tests.ui_data import EXPECTED_CSV, make_three_stores
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -59,15 +59,15 @@ def stores():
 def no_runner_left_over():
     """Each test starts without report threads (an earlier test's would take its reports),
     and leaves none holding a connection to the test database."""
-    jobs.shutdown()
+    runners.shutdown()
     yield
-    jobs.shutdown()
+    runners.shutdown()
 
 
 @pytest.fixture
 def paused_runner(monkeypatch):
     """Reports stay Pending until the test builds them: progress is seen step by step, never raced."""
-    monkeypatch.setattr(jobs, "report_submitted", lambda: None)
+    monkeypatch.setattr(runners, "report_submitted", lambda: None)
 
 
 def open_page(browser, live_server, *, javascript: bool = True, viewport: dict = DESKTOP):

@@ -11,8 +11,8 @@ import sys
 import pytest
 from django.conf import settings as django_settings
 
-from monitoring import jobs, reports
 from monitoring.models import Report, ReportShard
+from monitoring.reports import build, runners, service
 from monitoring.tests.celery_pausing_app import PAUSE_REQUESTER
 from monitoring.tests.processes import env_for_test_database, wait_until
 from monitoring.tests.report_cases import EXPECTED_CSV, make_small_data, make_stores
@@ -37,7 +37,7 @@ WORKERS = 2
 @pytest.fixture(scope="module")
 def workers(django_db_setup, django_db_blocker, tmp_path_factory):
     """Two `celery worker` processes (prefork, one child each) on the test database."""
-    from monitoring.celery_app import app
+    from monitoring.reports.celery_app import app
 
     logs = tmp_path_factory.mktemp("celery")
     env = env_for_test_database(TEST_PAUSE_DIR=str(logs))
@@ -72,9 +72,9 @@ def workers(django_db_setup, django_db_blocker, tmp_path_factory):
 def celery_runner(settings):
     settings.REPORT_RUNNER = "celery"
     settings.REPORT_SHARD_STORES = 10
-    jobs.shutdown()
+    runners.shutdown()
     yield
-    jobs.shutdown()
+    runners.shutdown()
 
 
 def finished(report: Report) -> Report:
@@ -88,13 +88,13 @@ def finished(report: Report) -> Report:
 
 def thread_runner_csv(report: Report) -> str:
     """The same report built in this process, the thread runner's way."""
-    return reports.report_build(report=reports.report_create(build_here=True, as_of=report.now)).csv
+    return build.report_build(report=service.report_create(build_here=True, as_of=report.now)).csv
 
 
 def test_celery_workers_build_the_same_csv_as_the_thread_runner(workers, celery_runner):
     make_small_data()
     make_stores(37)
-    report = finished(reports.report_create(requested_by="celery test"))
+    report = finished(service.report_create(requested_by="celery test"))
     assert report.state == Report.State.COMPLETE, report.error
     # 40 stores in shards of 10.
     assert (report.shards_total, report.shards_done, report.store_count) == (4, 4, 40)
@@ -107,7 +107,7 @@ def test_celery_workers_build_the_same_csv_as_the_thread_runner(workers, celery_
 def test_a_shard_whose_worker_is_killed_runs_again_and_the_report_completes(workers, celery_runner):
     make_small_data()
     make_stores(17)
-    report = reports.report_create(requested_by=PAUSE_REQUESTER)
+    report = service.report_create(requested_by=PAUSE_REQUESTER)
     marker = workers / str(report.id)
     wait_until(marker.exists, what="shard 0 to start and pause")
     os.kill(int(marker.read_text()), signal.SIGKILL)  # the pool process computing shard 0

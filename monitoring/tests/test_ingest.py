@@ -1,4 +1,4 @@
-"""Loading CSV sources into PostgreSQL (monitoring/ingest.py): counts, idempotency, replace rules, transactions."""
+"""Loading CSV sources into PostgreSQL (monitoring/ingest/load.py): counts, idempotency, replace rules, transactions."""
 import threading
 from datetime import datetime, time
 from pathlib import Path
@@ -7,8 +7,8 @@ import pytest
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from monitoring import ingest_polls
-from monitoring.ingest import LOAD_LOCK_KEY, ingest_paths
+from monitoring.ingest import poll_writes
+from monitoring.ingest.load import LOAD_LOCK_KEY, ingest_paths
 from monitoring.models import BusinessHours, IngestRun, RejectedRow, StatusPoll, Store
 from monitoring.tests.ingest_helpers import another_session
 
@@ -64,7 +64,7 @@ class TestPolls:
         assert [active for _, active in polls_of("s1")] == [False]
 
     def test_many_new_polls_into_a_filled_table_take_the_bulk_path_with_the_same_outcome(self, tmp_path, monkeypatch):
-        monkeypatch.setattr(ingest_polls, "BULK_INSERT_ROWS", 2)
+        monkeypatch.setattr(poll_writes, "BULK_INSERT_ROWS", 2)
         load(write(tmp_path, "a.csv", POLLS_HEADER + f"s1,active,{T}\ns2,active,{T}\n"))
         [result] = load(write(tmp_path, "b.csv", POLLS_HEADER + f"s1,inactive,{T}\ns1,active,2023-01-22 13:00:00\ns3,active,{T}\n"))
         assert result.error == ""
@@ -165,13 +165,13 @@ class TestFileErrors:
 class TestTransactions:
     def test_a_failure_mid_file_leaves_nothing_and_a_rerun_completes_it(self, tmp_path, monkeypatch):
         path = write(tmp_path, "polls.csv", POLLS_HEADER + "".join(f"s{i},active,{T}\n" for i in range(50)))
-        real_copy = ingest_polls._bulk_insert
+        real_copy = poll_writes._bulk_insert
 
         def copy_then_lose_the_database(cursor, **kwargs):
             real_copy(cursor, **kwargs)  # stores created and polls copied: then the connection drops
             raise OperationalError("server closed the connection unexpectedly")
 
-        monkeypatch.setattr(ingest_polls, "_bulk_insert", copy_then_lose_the_database)
+        monkeypatch.setattr(poll_writes, "_bulk_insert", copy_then_lose_the_database)
         [failed] = load(path)
         assert failed.mode == "failed" and "server closed the connection" in failed.error
         assert (Store.objects.count(), StatusPoll.objects.count()) == (0, 0)

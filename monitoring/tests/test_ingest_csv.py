@@ -1,4 +1,4 @@
-"""Reading and validating CSV sources, without a database (monitoring/csv_sources.py, csv_columns.py)."""
+"""Reading and validating CSV sources, without a database (monitoring/ingest/parse.py, validate.py)."""
 import csv
 import io
 from datetime import UTC, datetime
@@ -9,8 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitoring.csv_columns import is_timezone_name, parse_local_times, parse_utc
-from monitoring.csv_sources import SourceError, SourceKind, parse_body, parse_header, read_bytes
+from monitoring.ingest.parse import (
+    SourceError,
+    SourceKind,
+    parse_body,
+    parse_header,
+    read_bytes,
+)
+from monitoring.ingest.validate import is_timezone_name, parse_local_times, parse_utc
 
 DATA = Path(__file__).parent / "data"
 

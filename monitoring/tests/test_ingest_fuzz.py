@@ -25,11 +25,12 @@ from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitoring import csv_columns
 from monitoring.engine.constants import REPORT_COLUMNS
-from monitoring.ingest import FileResult, ingest_paths
+from monitoring.ingest import validate
+from monitoring.ingest.load import FileResult, ingest_paths
 from monitoring.models import Report, StatusPoll, Store
-from monitoring.reports import report_build, report_create
+from monitoring.reports.build import report_build
+from monitoring.reports.service import report_create
 
 pytestmark = pytest.mark.django_db
 # Many files in one test: each commits on its own, as in production, and the tables are
@@ -369,7 +370,7 @@ def test_a_store_id_too_long_for_the_index_rejects_its_row_and_255_characters_st
 def test_a_database_error_during_a_copy_fails_the_file_by_name_instead_of_escaping(tmp_path, monkeypatch):
     # Without the length check, 1,000 CJK characters in no order (3,000 bytes that do not
     # compress) break the unique index inside the COPY.
-    monkeypatch.setattr(csv_columns, "STORE_ID_MAX_CHARS", 10**9)
+    monkeypatch.setattr(validate, "STORE_ID_MAX_CHARS", 10**9)
     shuffled = random.Random(7)
     too_long = "".join(chr(shuffled.randrange(0x4E00, 0x9FFF)) for _ in range(1000))
     result = load_text(tmp_path, f"{HEADER}\ns1,active,{T}\n{too_long},active,{T}\n")

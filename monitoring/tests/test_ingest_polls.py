@@ -1,8 +1,13 @@
-"""The numpy side of writing polls (monitoring/ingest_polls.py), checked against plain Python."""
+"""The numpy side of writing polls (monitoring/poll_writes.py), checked against plain Python."""
 import numpy as np
 import pytest
 
-from monitoring.ingest_polls import binary_copy, pair_positions, read_binary, sorted_last_of_each
+from monitoring.ingest.poll_writes import (
+    binary_copy,
+    pair_positions,
+    read_binary,
+    sorted_last_of_each,
+)
 
 
 @pytest.mark.parametrize("huge_span", [False, True])

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from monitoring import jobs, reports
 from monitoring.models import Report
+from monitoring.reports import build, runners, service
 from monitoring.tests.report_cases import EXPECTED_CSV, make_small_data
 
 # Runner threads use their own connections: the data must be committed.
@@ -19,9 +19,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(autouse=True)
 def fresh_runner():
-    jobs.shutdown()
+    runners.shutdown()
     yield
-    jobs.shutdown()
+    runners.shutdown()
 
 
 def wait_for(report: Report, *states: str, seconds: float = 30) -> Report:
@@ -35,7 +35,7 @@ def wait_for(report: Report, *states: str, seconds: float = 30) -> Report:
 
 def test_a_triggered_report_completes_in_the_background():
     make_small_data()
-    report = wait_for(reports.report_create(requested_by="test"), Report.State.COMPLETE, Report.State.FAILED)
+    report = wait_for(service.report_create(requested_by="test"), Report.State.COMPLETE, Report.State.FAILED)
     assert report.state == Report.State.COMPLETE, report.error
     assert report.csv == EXPECTED_CSV
     assert ":report-" in report.runner  # one of this process's runner threads
@@ -59,7 +59,7 @@ def held_engine(monkeypatch):
             assert release.wait(30), "the test never released the first report"
         return compute_report(**frames)
 
-    monkeypatch.setattr(reports, "compute_report", engine)
+    monkeypatch.setattr(build, "compute_report", engine)
     return release, first_started
 
 
@@ -67,9 +67,9 @@ def test_with_a_concurrency_of_one_the_second_report_waits_for_the_first(setting
     release, first_started = held_engine
     settings.REPORT_CONCURRENCY = 1
     make_small_data()
-    first = reports.report_create()
+    first = service.report_create()
     assert first_started.wait(30)
-    second = reports.report_create()
+    second = service.report_create()
     time.sleep(0.5)  # room for a wrongly started second report to show
     assert state_of(first) == Report.State.RUNNING
     assert state_of(second) == Report.State.PENDING
@@ -84,9 +84,9 @@ def test_waiting_reports_start_in_request_order(settings, held_engine):
     release, first_started = held_engine
     settings.REPORT_CONCURRENCY = 1
     make_small_data()
-    first = reports.report_create()
+    first = service.report_create()
     assert first_started.wait(30)
-    later = [reports.report_create() for _ in range(3)]
+    later = [service.report_create() for _ in range(3)]
     release.set()
     done = [wait_for(r, Report.State.COMPLETE) for r in [first, *later]]
     starts = [r.started_at for r in done]
@@ -104,8 +104,8 @@ def test_two_runner_threads_build_two_reports_at_once(settings, monkeypatch):
         both_inside.wait()  # returns only when two reports compute at the same time
         return compute_report(**frames)
 
-    monkeypatch.setattr(reports, "compute_report", engine)
-    pair = [reports.report_create(), reports.report_create()]
+    monkeypatch.setattr(build, "compute_report", engine)
+    pair = [service.report_create(), service.report_create()]
     assert [wait_for(r, Report.State.COMPLETE, Report.State.FAILED).state for r in pair] == ["Complete"] * 2
 
 
@@ -120,7 +120,7 @@ def stale_running(*, attempts: int) -> Report:
 def test_after_a_restart_the_janitor_reruns_a_report_whose_runner_died():
     make_small_data()
     report = stale_running(attempts=1)
-    janitor = jobs.Janitor(runner=jobs.ThreadRunner(concurrency=1))
+    janitor = runners.Janitor(runner=runners.ThreadRunner(concurrency=1))
     janitor.step()
     report = wait_for(report, Report.State.COMPLETE, Report.State.FAILED)
     janitor.runner.stop()
@@ -130,7 +130,7 @@ def test_after_a_restart_the_janitor_reruns_a_report_whose_runner_died():
 
 def test_a_report_whose_runner_died_twice_fails_with_a_clear_error():
     report = stale_running(attempts=2)
-    jobs.Janitor(runner=jobs.ThreadRunner(concurrency=1)).step()
+    runners.Janitor(runner=runners.ThreadRunner(concurrency=1)).step()
     report.refresh_from_db()
     assert report.state == Report.State.FAILED
     assert report.error == "runner died twice; gave up"
@@ -139,8 +139,8 @@ def test_a_report_whose_runner_died_twice_fails_with_a_clear_error():
 def test_the_janitor_starts_pending_reports_nobody_handed_over():
     make_small_data()
     orphan = Report.objects.create()  # its web process died before handing it over
-    runner = jobs.ThreadRunner(concurrency=1)
-    jobs.Janitor(runner=runner).step()
+    runner = runners.ThreadRunner(concurrency=1)
+    runners.Janitor(runner=runner).step()
     assert wait_for(orphan, Report.State.COMPLETE).csv == EXPECTED_CSV
     runner.stop()
 
@@ -149,17 +149,17 @@ def test_the_janitor_expires_old_finished_reports(settings):
     settings.REPORTS_KEEP = 1
     for _ in range(3):
         Report.objects.create(state=Report.State.COMPLETE)
-    runner = jobs.ThreadRunner(concurrency=1)
-    jobs.Janitor(runner=runner).step()
+    runner = runners.ThreadRunner(concurrency=1)
+    runners.Janitor(runner=runner).step()
     runner.stop()
     assert Report.objects.count() == 1
 
 
 def test_a_running_report_beats_while_it_computes(monkeypatch, held_engine):
     release, first_started = held_engine
-    monkeypatch.setattr(reports, "HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr(build, "HEARTBEAT_SECONDS", 0.05)
     make_small_data()
-    report = reports.report_create()
+    report = service.report_create()
     assert first_started.wait(30)
     report.refresh_from_db()
     first_beat = report.heartbeat_at

@@ -1,4 +1,4 @@
-"""The hourly refresher (monitoring/refresh.py) and incremental loading (monitoring/ingest_plan.py)."""
+"""The hourly refresher (monitoring/ingest/refresher.py) and incremental loading (monitoring/ingest/plan.py)."""
 import threading
 from pathlib import Path
 
@@ -6,9 +6,14 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from monitoring import refresh
+from monitoring.ingest import refresher
+from monitoring.ingest.refresher import (
+    REFRESH_LOCK_KEY,
+    refresh_round,
+    run_refresher,
+    start_web_refresher,
+)
 from monitoring.models import BusinessHours, IngestRun, StatusPoll
-from monitoring.refresh import REFRESH_LOCK_KEY, refresh_round, run_refresher, start_web_refresher
 from monitoring.tests.ingest_helpers import another_session
 
 POLLS_HEADER = "store_id,status,timestamp_utc\n"
@@ -127,8 +132,8 @@ def test_refresh_once_prints_one_line_of_counts(folder, capsys):
 def test_the_web_refresher_starts_only_when_enabled_and_only_once(settings, monkeypatch):
     started = threading.Event()
     release = threading.Event()
-    monkeypatch.setattr(refresh, "run_refresher", lambda **kwargs: (started.set(), release.wait(10)))
-    monkeypatch.setattr(refresh, "_web_thread", None)
+    monkeypatch.setattr(refresher, "run_refresher", lambda **kwargs: (started.set(), release.wait(10)))
+    monkeypatch.setattr(refresher, "_web_thread", None)
     settings.REFRESH_IN_WEB = False
     assert start_web_refresher() is None
     settings.REFRESH_IN_WEB = True

@@ -57,7 +57,7 @@ def test_a_failed_report_is_an_error_naming_the_cause(monkeypatch, tmp_path):
     def broken_engine(**frames):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr("monitoring.reports.compute_report", broken_engine)
+    monkeypatch.setattr("monitoring.reports.build.compute_report", broken_engine)
     with pytest.raises(CommandError, match="failed: RuntimeError: out of memory"):
         run_report("--output", str(tmp_path / "r.csv"))
     assert not (tmp_path / "r.csv").exists()

@@ -9,8 +9,8 @@ import time
 import pytest
 from django.conf import settings as django_settings
 
-from monitoring import jobs, reports
 from monitoring.models import Report
+from monitoring.reports import runners, service
 from monitoring.tests.processes import env_for_test_database, wait_until
 from monitoring.tests.report_cases import EXPECTED_CSV, make_small_data
 
@@ -21,22 +21,22 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def worker_mode(settings):
     settings.REPORT_RUNNER = "worker"
-    jobs.shutdown()
+    runners.shutdown()
     yield
-    jobs.shutdown()
+    runners.shutdown()
 
 
 def test_in_worker_mode_a_web_process_queues_the_report_and_builds_nothing(worker_mode):
     make_small_data()
-    report = reports.report_create(requested_by="test")
+    report = service.report_create(requested_by="test")
     time.sleep(0.5)  # the thread runner would have claimed it by now
     report.refresh_from_db()
-    assert report.state == Report.State.PENDING and isinstance(jobs.runner(), jobs.QueueOnly)
+    assert report.state == Report.State.PENDING and isinstance(runners.runner(), runners.QueueOnly)
 
 
 def test_a_report_worker_process_builds_queued_reports_and_stops_cleanly_on_sigterm(worker_mode, tmp_path):
     make_small_data()
-    first, second = reports.report_create(), reports.report_create()
+    first, second = service.report_create(), service.report_create()
     log = (tmp_path / "worker.log").open("w")
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "report_worker", "--concurrency", "1"],

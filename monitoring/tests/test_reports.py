@@ -10,16 +10,23 @@ from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from monitoring import report_data, reports
 from monitoring.engine import compute_report, report_to_csv
+from monitoring.ingest import overview
 from monitoring.models import Report, StatusPoll, Store
-from monitoring.tests.report_cases import EXPECTED_CSV, LATEST_POLL, at, make_small_data, make_stores
+from monitoring.reports import build, reading, service, state
+from monitoring.tests.report_cases import (
+    EXPECTED_CSV,
+    LATEST_POLL,
+    at,
+    make_small_data,
+    make_stores,
+)
 
 pytestmark = pytest.mark.django_db
 
 
 def build_here(**fields) -> Report:
-    return reports.report_build(report=reports.report_create(build_here=True, **fields))
+    return build.report_build(report=service.report_create(build_here=True, **fields))
 
 
 def engine_csv_of_the_whole_database(now) -> str:
@@ -68,22 +75,22 @@ def test_the_report_csv_is_the_engines_csv_on_the_same_data():
 
 def test_a_new_report_is_pending_until_a_runner_claims_it(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as handed_over:
-        report = reports.report_create(requested_by="alice")
+        report = service.report_create(requested_by="alice")
     assert report.state == Report.State.PENDING and report.requested_by == "alice"
     assert len(handed_over) == 1  # handed to the runner once committed
 
 
 def test_a_report_is_claimed_by_exactly_one_runner():
     report = Report.objects.create()
-    assert reports.report_claim(report=report, runner="first") is True
-    assert reports.report_claim(report=report, runner="second") is False
+    assert state.report_claim(report=report, runner="first") is True
+    assert state.report_claim(report=report, runner="second") is False
     report.refresh_from_db()
     assert (report.state, report.runner, report.attempts) == (Report.State.RUNNING, "first", 1)
 
 
 def test_building_a_report_another_runner_holds_leaves_it_alone():
     report = Report.objects.create(state=Report.State.RUNNING, runner="elsewhere", heartbeat_at=timezone.now())
-    assert reports.report_build(report=report).state == Report.State.RUNNING
+    assert build.report_build(report=report).state == Report.State.RUNNING
     report.refresh_from_db()
     assert report.runner == "elsewhere" and report.csv == ""
 
@@ -94,7 +101,7 @@ def test_a_report_fails_with_the_engines_error_and_is_not_left_running(monkeypat
     def broken_engine(**frames):
         raise ValueError("hours: weekday 9 is not 0-6")
 
-    monkeypatch.setattr(reports, "compute_report", broken_engine)
+    monkeypatch.setattr(build, "compute_report", broken_engine)
     report = build_here()
     assert report.state == Report.State.FAILED
     assert report.error == "ValueError: hours: weekday 9 is not 0-6"
@@ -103,7 +110,7 @@ def test_a_report_fails_with_the_engines_error_and_is_not_left_running(monkeypat
 
 def test_a_report_that_loses_its_database_connection_is_queued_again_and_then_completes(monkeypatch):
     make_small_data()
-    real_read = report_data.read_shard
+    real_read = reading.read_shard
     calls = []
 
     def read_once_cut(**arguments):
@@ -112,10 +119,10 @@ def test_a_report_that_loses_its_database_connection_is_queued_again_and_then_co
             raise OperationalError("server closed the connection unexpectedly")
         return real_read(**arguments)
 
-    monkeypatch.setattr(report_data, "read_shard", read_once_cut)
-    report = reports.report_build(report=reports.report_create())
+    monkeypatch.setattr(reading, "read_shard", read_once_cut)
+    report = build.report_build(report=service.report_create())
     assert (report.state, report.attempts) == (Report.State.PENDING, 1)
-    report = reports.report_build(report=report)
+    report = build.report_build(report=report)
     assert (report.state, report.attempts) == (Report.State.COMPLETE, 2)
     assert report.csv == EXPECTED_CSV
 
@@ -126,8 +133,8 @@ def test_a_report_that_loses_its_database_connection_on_every_run_fails_saying_s
     def always_cut(**arguments):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(report_data, "read_shard", always_cut)
-    report = reports.report_build(report=reports.report_build(report=reports.report_create()))
+    monkeypatch.setattr(reading, "read_shard", always_cut)
+    report = build.report_build(report=build.report_build(report=service.report_create()))
     assert report.state == Report.State.FAILED
     assert report.error == "database connection lost: OperationalError: server closed the connection unexpectedly"
 
@@ -177,7 +184,7 @@ def test_the_csv_is_the_same_whatever_the_shard_size(settings, shard_stores):
 def test_shards_cut_the_stores_in_code_point_order():
     for store_id in ["b", "B", "a", "10", "9", "é"]:
         Store.objects.create(store_id=store_id)
-    ranges = report_data.shard_ranges(size=4)
+    ranges = reading.shard_ranges(size=4)
     # Code points: "10" < "9" < "B" < "a" < "b" < "é".
     assert [(r.first_store_id, r.last_store_id) for r in ranges] == [("10", "a"), ("b", "é")]
 
@@ -202,22 +209,22 @@ def test_a_report_reads_with_as_many_queries_for_50_stores_as_for_1():
 
 def test_report_get_finds_a_report_by_its_id_in_any_spelling():
     report = Report.objects.create()
-    assert reports.report_get(report_id=str(report.id)) == report
-    assert reports.report_get(report_id=str(report.id).upper()) == report
-    assert reports.report_get(report_id=report.id.hex) == report
+    assert service.report_get(report_id=str(report.id)) == report
+    assert service.report_get(report_id=str(report.id).upper()) == report
+    assert service.report_get(report_id=report.id.hex) == report
 
 
 @pytest.mark.parametrize("junk", ["", "nope", "123", None, 42, "x" * 10_000, str(uuid.uuid4()), {"report_id": 1}])
 def test_report_get_answers_none_for_unknown_or_malformed_ids(junk):
     Report.objects.create()
-    assert reports.report_get(report_id=junk) is None
+    assert service.report_get(report_id=junk) is None
 
 
 def test_report_list_shows_the_newest_first_and_honours_the_limit():
     start = timezone.now()
     made = [Report.objects.create(requested_at=start + timedelta(seconds=n)) for n in range(3)]
-    assert reports.report_list(limit=2) == [made[2], made[1]]
-    assert reports.report_list() == made[::-1]
+    assert service.report_list(limit=2) == [made[2], made[1]]
+    assert service.report_list() == made[::-1]
 
 
 def stale_running(*, attempts: int) -> Report:
@@ -230,7 +237,7 @@ def stale_running(*, attempts: int) -> Report:
 def test_a_report_whose_runner_stopped_beating_goes_back_to_the_queue():
     report = stale_running(attempts=1)
     alive = Report.objects.create(state=Report.State.RUNNING, runner="alive", attempts=1, heartbeat_at=timezone.now())
-    assert reports.reports_recover_stale(older_than=timedelta(minutes=2)) == 1
+    assert state.reports_recover_stale(older_than=timedelta(minutes=2)) == 1
     report.refresh_from_db()
     alive.refresh_from_db()
     assert report.state == Report.State.PENDING
@@ -251,7 +258,7 @@ def test_a_report_whose_runner_process_on_this_host_is_gone_is_requeued_without_
     here = Report.objects.create(
         state=Report.State.RUNNING, runner=f"{host}:{os.getpid()}:report-1", attempts=1, heartbeat_at=timezone.now()
     )
-    assert reports.reports_recover_stale(older_than=timedelta(minutes=2)) == 1
+    assert state.reports_recover_stale(older_than=timedelta(minutes=2)) == 1
     gone.refresh_from_db()
     here.refresh_from_db()
     assert (gone.state, here.state) == (Report.State.PENDING, Report.State.RUNNING)
@@ -259,7 +266,7 @@ def test_a_report_whose_runner_process_on_this_host_is_gone_is_requeued_without_
 
 def test_a_report_whose_runner_died_on_its_second_run_fails():
     report = stale_running(attempts=2)
-    assert reports.reports_recover_stale(older_than=timedelta(minutes=2)) == 1
+    assert state.reports_recover_stale(older_than=timedelta(minutes=2)) == 1
     report.refresh_from_db()
     assert report.state == Report.State.FAILED
     assert report.error == "runner died twice; gave up"
@@ -269,8 +276,8 @@ def test_a_requeued_report_is_rebuilt_with_the_now_it_was_given():
     make_small_data()
     report = stale_running(attempts=1)
     Report.objects.filter(pk=report.pk).update(now=at(17, 0))
-    reports.reports_recover_stale(older_than=timedelta(minutes=2))
-    rebuilt = reports.report_build(report=Report.objects.get(pk=report.pk))
+    state.reports_recover_stale(older_than=timedelta(minutes=2))
+    rebuilt = build.report_build(report=Report.objects.get(pk=report.pk))
     assert rebuilt.state == Report.State.COMPLETE and rebuilt.attempts == 2
     assert rebuilt.now == at(17, 0)
 
@@ -281,17 +288,17 @@ def test_expiry_keeps_the_newest_finished_reports_and_every_unfinished_one():
         Report.objects.create(state=Report.State.COMPLETE, requested_at=start + timedelta(seconds=n)) for n in range(4)
     ]
     pending = Report.objects.create(state=Report.State.PENDING, requested_at=start - timedelta(days=1))
-    assert reports.reports_expire(keep=2) == 2
+    assert state.reports_expire(keep=2) == 2
     assert set(Report.objects.values_list("pk", flat=True)) == {finished[3].pk, finished[2].pk, pending.pk}
 
 
 def test_the_data_overview_counts_stores_and_polls_and_dates_the_latest():
     make_small_data()
-    overview = reports.data_overview()
-    assert (overview.store_count, overview.poll_count) == (3, 4)
-    assert (overview.oldest_poll_at, overview.latest_poll_at) == (at(15, 14), LATEST_POLL)
-    assert overview.database_ok is True
-    assert overview.data_age_seconds == pytest.approx((timezone.now() - LATEST_POLL).total_seconds(), abs=60)
+    seen = overview.data_overview()
+    assert (seen.store_count, seen.poll_count) == (3, 4)
+    assert (seen.oldest_poll_at, seen.latest_poll_at) == (at(15, 14), LATEST_POLL)
+    assert seen.database_ok is True
+    assert seen.data_age_seconds == pytest.approx((timezone.now() - LATEST_POLL).total_seconds(), abs=60)
 
 
 def test_the_data_overview_counts_polls_exactly_until_the_table_is_large(monkeypatch):
@@ -300,9 +307,9 @@ def test_the_data_overview_counts_polls_exactly_until_the_table_is_large(monkeyp
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE monitoring_statuspoll")  # the estimate now says `exact` rows
         cursor.execute("UPDATE pg_class SET reltuples = 2000000 WHERE oid = 'monitoring_statuspoll'::regclass")
-    assert reports.data_overview().poll_count == 2_000_000  # large: the estimate, no count(*)
-    monkeypatch.setattr(reports, "POLL_COUNT_ESTIMATE_ABOVE", 10**12)
-    assert reports.data_overview().poll_count == exact  # small: counted
+    assert overview.data_overview().poll_count == 2_000_000  # large: the estimate, no count(*)
+    monkeypatch.setattr(overview, "POLL_COUNT_ESTIMATE_ABOVE", 10**12)
+    assert overview.data_overview().poll_count == exact  # small: counted
 
 
 def test_the_data_overview_says_so_when_the_database_does_not_answer(monkeypatch):
@@ -312,36 +319,36 @@ def test_the_data_overview_says_so_when_the_database_does_not_answer(monkeypatch
         raise OperationalError("could not connect to server")
 
     monkeypatch.setattr(Store.objects, "count", unreachable)
-    overview = reports.data_overview()
-    assert overview.database_ok is False
-    assert (overview.store_count, overview.poll_count, overview.latest_poll_at) == (0, 0, None)
+    seen = overview.data_overview()
+    assert seen.database_ok is False
+    assert (seen.store_count, seen.poll_count, seen.latest_poll_at) == (0, 0, None)
 
 
 def test_a_client_over_the_trigger_limit_is_refused_by_the_service(settings):
     settings.TRIGGER_RATE_LIMIT = 1
-    reports.report_create(requested_by="ip:10.0.0.1")
-    with pytest.raises(reports.TriggerLimitReached, match="at most 1 reports per"):
-        reports.report_create(requested_by="ip:10.0.0.1")
-    reports.report_create()  # an unnamed caller (manage.py report) is not limited
+    service.report_create(requested_by="ip:10.0.0.1")
+    with pytest.raises(service.TriggerLimitReached, match="at most 1 reports per"):
+        service.report_create(requested_by="ip:10.0.0.1")
+    service.report_create()  # an unnamed caller (manage.py report) is not limited
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_burst_of_triggers_from_one_client_admits_exactly_the_limit(settings):
     import threading
 
-    from monitoring import jobs
+    from monitoring.reports import runners
 
     settings.TRIGGER_RATE_LIMIT = 2
     settings.REPORT_RUNNER = "worker"  # only queue: nothing to build here
-    jobs.shutdown()
+    runners.shutdown()
     outcomes, start = [], threading.Barrier(6)
 
     def trigger() -> None:
         start.wait()
         try:
-            reports.report_create(requested_by="ip:10.0.0.9")
+            service.report_create(requested_by="ip:10.0.0.9")
             outcomes.append("created")
-        except reports.TriggerLimitReached:
+        except service.TriggerLimitReached:
             outcomes.append("refused")
         finally:
             connection.close()
@@ -351,6 +358,6 @@ def test_a_burst_of_triggers_from_one_client_admits_exactly_the_limit(settings):
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    jobs.shutdown()
+    runners.shutdown()
     assert sorted(outcomes) == ["created"] * 2 + ["refused"] * 4
     assert Report.objects.filter(requested_by="ip:10.0.0.9").count() == 2

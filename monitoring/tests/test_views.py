@@ -12,7 +12,8 @@ from django.test import Client
 from django.urls import reverse
 
 from monitoring.models import IngestRun, RejectedRow, Report, StatusPoll, Store
-from monitoring.reports import report_build, report_create
+from monitoring.reports.build import report_build
+from monitoring.reports.service import report_create
 from monitoring.tests.ui_data import EXPECTED_CSV, NOW, make_three_stores
 
 pytestmark = pytest.mark.django_db

@@ -14,8 +14,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from monitoring.ingest_report import LoadLog, rejection_lines
-from monitoring.refresh import RoundOutcome, run_refresher
+from monitoring.ingest.refresher import RoundOutcome, run_refresher
+from monitoring.ingest.summary import LoadLog, rejection_lines
 
 
 class Command(BaseCommand):

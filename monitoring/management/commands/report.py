@@ -14,7 +14,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from monitoring.models import Report
-from monitoring.reports import report_build, report_create
+from monitoring.reports.build import report_build
+from monitoring.reports.service import report_create
 
 
 def iso_instant(text: str) -> datetime:

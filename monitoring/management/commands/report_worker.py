@@ -12,7 +12,7 @@ import threading
 
 from django.core.management.base import BaseCommand
 
-from monitoring import jobs
+from monitoring.reports import runners
 
 QUEUE_POLL_SECONDS = 0.5
 
@@ -33,7 +33,7 @@ class Command(BaseCommand):
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-        worker = jobs.ReportWorker(concurrency=concurrency)
+        worker = runners.ReportWorker(concurrency=concurrency)
         self.stdout.write(f"Building queued reports, {worker.concurrency} at a time (SIGTERM stops)")
         worker.run(stop=stop, poll_seconds=QUEUE_POLL_SECONDS)
         self.stdout.write(self.style.SUCCESS("stopped"))

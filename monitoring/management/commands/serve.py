@@ -8,9 +8,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from monitoring import jobs
+from monitoring.ingest.refresher import start_web_refresher
 from monitoring.models import Store
-from monitoring.refresh import start_web_refresher
+from monitoring.reports import runners
 
 
 class Command(BaseCommand):
@@ -27,7 +27,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Empty database: loading the sample data from {settings.MONITORING_DATA_DIR}")
             call_command("runscript", "load", verbosity=options["verbosity"])
         # Reports a restart left Pending or Running resume now, not on the first trigger.
-        jobs.start_background()
+        runners.start_background()
         if start_web_refresher():
             self.stdout.write(f"Refreshing {settings.MONITORING_DATA_DIR} every {settings.REFRESH_INTERVAL_SECONDS} s")
         self.stdout.write(self.style.SUCCESS(f"Serving at http://{host}:{port}/ (Ctrl-C stops it and its database)"))

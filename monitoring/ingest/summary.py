@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from monitoring.ingest import FileResult
+from monitoring.ingest.load import FileResult
 
 # django-extensions runs a script's run(*args) without the command's options; its
 # pre_command signal (connected in apps.py) hands us -v so `runscript load -v 0` is quiet.

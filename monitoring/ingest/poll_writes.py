@@ -15,7 +15,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from monitoring.ingest_sql import Progress, WriteCounts, copy_bytes, copy_errors_wrapped, ensure_stores, stage_table
+from monitoring.ingest.writes import (
+    Progress,
+    WriteCounts,
+    copy_bytes,
+    copy_errors_wrapped,
+    ensure_stores,
+    stage_table,
+)
 
 # PostgreSQL counts timestamps in microseconds from 2000-01-01 UTC.
 _PG_EPOCH_MICROS = 946_684_800_000_000

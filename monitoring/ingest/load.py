@@ -20,9 +20,17 @@ import pyarrow as pa
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from monitoring import ingest_polls, ingest_sql
-from monitoring.csv_sources import ParsedSource, Rejection, SourceError, SourceKind, parse_body, parse_header, read_bytes
-from monitoring.ingest_plan import LoadPlan, plan_load
+from monitoring.ingest import poll_writes, writes
+from monitoring.ingest.parse import (
+    ParsedSource,
+    Rejection,
+    SourceError,
+    SourceKind,
+    parse_body,
+    parse_header,
+    read_bytes,
+)
+from monitoring.ingest.plan import LoadPlan, plan_load
 from monitoring.models import IngestRun, RejectedRow
 
 logger = logging.getLogger(__name__)
@@ -37,7 +45,7 @@ Progress = Callable[[str], None]
 
 
 @dataclass(kw_only=True)
-class FileResult(ingest_sql.WriteCounts):
+class FileResult(writes.WriteCounts):
     """What loading one file did (or why it could not): the write counts and more."""
 
     path: Path
@@ -184,12 +192,12 @@ def _write(plan: LoadPlan, parsed: ParsedSource, *, result: FileResult, progress
         _say(progress, f"{plan.path.name}: stored {len(parsed.rows):,} rows{_rate(len(parsed.rows), started)}")
 
 
-def _write_rows(cursor, *, kind: str, parsed: ParsedSource, progress) -> ingest_sql.WriteCounts:
+def _write_rows(cursor, *, kind: str, parsed: ParsedSource, progress) -> writes.WriteCounts:
     if kind == SourceKind.POLLS:
-        return ingest_polls.write_polls(cursor, rows=parsed.rows, progress=progress)
+        return poll_writes.write_polls(cursor, rows=parsed.rows, progress=progress)
     if kind == SourceKind.HOURS:
-        return ingest_sql.write_hours(cursor, rows=parsed.rows)
-    return ingest_sql.write_timezones(cursor, rows=parsed.rows)
+        return writes.write_hours(cursor, rows=parsed.rows)
+    return writes.write_timezones(cursor, rows=parsed.rows)
 
 
 def _save_run(plan: LoadPlan, *, result: FileResult) -> IngestRun:
@@ -227,7 +235,7 @@ def _save_rejections(cursor, *, run: IngestRun, rejections: list[Rejection]) -> 
         }
     )
     sql = f'COPY {RejectedRow._meta.db_table} (run_id, line, "column", reason, raw) FROM STDIN WITH (FORMAT csv)'
-    ingest_sql.copy_table(cursor, sql=sql, table=table)
+    writes.copy_table(cursor, sql=sql, table=table)
 
 
 def _record_skip(plan: LoadPlan) -> None:

@@ -22,8 +22,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from monitoring import report_data, reports
 from monitoring.models import Report, ReportShard
+from monitoring.reports import build, reading, state
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ SendShard = Callable[[str, int], None]
 
 def report_dispatch(*, report: Report, send: SendShard) -> None:
     """Claim a Pending report and send its shards that are not done yet to the workers."""
-    if not reports.report_claim(report=report, runner=f"celery, sent by {reports.runner_id()}"):
+    if not state.report_claim(report=report, runner=f"celery, sent by {state.runner_id()}"):
         return
     try:
         indexes = _prepare(report_id=report.pk)
@@ -40,8 +40,8 @@ def report_dispatch(*, report: Report, send: SendShard) -> None:
             send(str(report.pk), index)
     except Exception as error:
         logger.exception("report %s could not be handed to the Celery workers", report.pk)
-        reports.report_fail(
-            report_id=report.pk, error=f"could not hand the report to the Celery workers: {reports.describe(error)}"
+        state.report_fail(
+            report_id=report.pk, error=f"could not hand the report to the Celery workers: {state.describe(error)}"
         )
 
 
@@ -54,8 +54,8 @@ def _prepare(*, report_id: uuid.UUID) -> list[int]:
     """
     report = Report.objects.select_for_update().get(pk=report_id)
     if not report.shards.exists():
-        report.now = report.now or report_data.report_now(as_of=report.as_of)
-        ranges = report_data.shard_ranges(size=settings.REPORT_SHARD_STORES)
+        report.now = report.now or reading.report_now(as_of=report.as_of)
+        ranges = reading.shard_ranges(size=settings.REPORT_SHARD_STORES)
         ReportShard.objects.bulk_create(
             ReportShard(report=report, index=r.index, first_store_id=r.first_store_id, last_store_id=r.last_store_id)
             for r in ranges
@@ -76,15 +76,15 @@ def shard_run(*, report_id: str, index: int) -> None:
     if shard is None or shard.report.state != Report.State.RUNNING or shard.done:
         logger.info("shard %s of report %s: nothing to do", index, report_id)
         return
-    if _shard_started(shard=shard) > reports.MAX_ATTEMPTS:
-        reports.report_fail(report_id=shard.report_id, error=f"workers died twice on shard {index}; gave up")
+    if _shard_started(shard=shard) > state.MAX_ATTEMPTS:
+        state.report_fail(report_id=shard.report_id, error=f"workers died twice on shard {index}; gave up")
         return
     try:
-        result = reports.shard_compute(bounds=_bounds(shard=shard), now=shard.report.now)
+        result = build.shard_compute(bounds=_bounds(shard=shard), now=shard.report.now)
         _shard_finish(shard=shard, result=result)
     except Exception as error:
         logger.exception("shard %s of report %s failed", index, report_id)
-        reports.report_fail(report_id=shard.report_id, error=f"shard {index}: {reports.describe(error)}")
+        state.report_fail(report_id=shard.report_id, error=f"shard {index}: {state.describe(error)}")
 
 
 def _shard_started(*, shard: ReportShard) -> int:
@@ -94,14 +94,14 @@ def _shard_started(*, shard: ReportShard) -> int:
     return shard.attempts + 1
 
 
-def _bounds(*, shard: ReportShard) -> report_data.ShardBounds:
+def _bounds(*, shard: ReportShard) -> reading.ShardBounds:
     following = ReportShard.objects.filter(report_id=shard.report_id, index=shard.index + 1)
     upper = following.values_list("first_store_id", flat=True).first()
-    return report_data.ShardBounds(lower=shard.first_store_id if shard.index > 0 else None, upper=upper)
+    return reading.ShardBounds(lower=shard.first_store_id if shard.index > 0 else None, upper=upper)
 
 
 @transaction.atomic
-def _shard_finish(*, shard: ReportShard, result: reports.ShardResult) -> None:
+def _shard_finish(*, shard: ReportShard, result: state.ShardResult) -> None:
     """Write the shard's row; count it once; the last shard completes the report."""
     was_done = ReportShard.objects.select_for_update().values_list("done", flat=True).get(pk=shard.pk)
     ReportShard.objects.filter(pk=shard.pk).update(
@@ -126,11 +126,11 @@ def _shard_finish(*, shard: ReportShard, result: reports.ShardResult) -> None:
 def _assemble(*, report_id: uuid.UUID) -> None:
     shards = ReportShard.objects.filter(report_id=report_id).order_by("index")
     results = [
-        reports.ShardResult(
+        state.ShardResult(
             csv_rows=s.csv_rows, store_count=s.store_count, poll_count=s.poll_count,
             read_seconds=s.read_seconds, compute_seconds=s.compute_seconds,
         )
         for s in shards
     ]
     now = Report.objects.values_list("now", flat=True).get(pk=report_id)
-    reports.report_complete(report_id=report_id, now=now, results=results)
+    state.report_complete(report_id=report_id, now=now, results=results)

@@ -2,7 +2,7 @@
 
 Every function here runs inside the caller's transaction (one per file) and issues
 a fixed number of statements whatever the row count: no ORM object or query per
-row. Polls, the big table, have their own module (monitoring/ingest_polls.py).
+row. Polls, the big table, have their own module (poll_writes.py).
 """
 from __future__ import annotations
 

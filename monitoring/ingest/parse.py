@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from monitoring.csv_columns import RowProblems, validate_columns
+from monitoring.ingest.validate import RowProblems, validate_columns
 
 
 class SourceKind(enum.StrEnum):

@@ -11,7 +11,7 @@ processes build them with the same thread pool. A report's numpy and pandas work
 then never competes with requests for a web process's GIL.
 
 REPORT_RUNNER=celery: the report's shards become tasks for
-`celery -A monitoring.celery_app worker` processes (report_shards.py).
+`celery -A monitoring.reports.celery_app worker` processes (shards.py).
 
 Either way a janitor thread, started with the runner (on the first report of
 the process, or by `manage.py serve`; never at import), runs every
@@ -29,7 +29,7 @@ from typing import Protocol
 from django.conf import settings
 from django.db import DatabaseError, connection
 
-from monitoring import reports
+from monitoring.reports import build, state
 
 logger = logging.getLogger(__name__)
 
@@ -89,10 +89,10 @@ class ThreadRunner:
     def _build_next(self) -> bool:
         """Build the oldest Pending report; False when the queue is empty (or unreachable)."""
         try:
-            report = reports.report_next_pending()
+            report = state.report_next_pending()
             if report is None:
                 return False
-            reports.report_build(report=report)  # another process may claim it first: then a no-op
+            build.report_build(report=report)  # another process may claim it first: then a no-op
             return True
         except Exception:
             logger.exception("report runner %s: could not take a report", threading.current_thread().name)
@@ -103,10 +103,13 @@ class CeleryRunner:
     """Hands every Pending report's shards to the Celery workers."""
 
     def submit(self) -> None:
-        from monitoring import report_shards, tasks  # the celery package is needed only here
+        from monitoring.reports import (  # the celery package is needed only here
+            shards,
+            tasks,
+        )
 
-        while (report := reports.report_next_pending()) is not None:
-            report_shards.report_dispatch(report=report, send=tasks.send_shard)
+        while (report := state.report_next_pending()) is not None:
+            shards.report_dispatch(report=report, send=tasks.send_shard)
 
     def stop(self) -> None:
         """Nothing runs here: the workers are other processes."""
@@ -134,8 +137,8 @@ class Janitor:
     def step(self) -> None:
         """One round; the thread runs it at start (recovery after a restart) and every interval."""
         stale_after = timedelta(seconds=settings.REPORT_STALE_SECONDS)
-        reports.reports_recover_stale(older_than=stale_after)
-        reports.reports_expire(keep=settings.REPORTS_KEEP)
+        state.reports_recover_stale(older_than=stale_after)
+        state.reports_expire(keep=settings.REPORTS_KEEP)
         self.runner.submit()
 
     def start(self) -> None:
@@ -169,7 +172,7 @@ class ReportWorker:
 
     def step(self) -> None:
         """Wake the pool when reports wait (one indexed query)."""
-        if reports.report_next_pending() is not None:
+        if state.report_next_pending() is not None:
             self.pool.submit()
 
     def run(self, *, stop: threading.Event, poll_seconds: float) -> None:

@@ -4,7 +4,7 @@ It runs as `manage.py refresh` (a loop that stops cleanly on SIGTERM) or, with
 settings.REFRESH_IN_WEB, as a daemon thread of the web server. However many run,
 only one works at a time: a round first takes a PostgreSQL advisory lock and a
 round that cannot get it is skipped. A round where nothing changed costs a stat()
-per file; a polls file that only grew costs its new lines (monitoring/ingest_plan.py).
+per file; a polls file that only grew costs its new lines (monitoring/ingest/plan.py).
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 
-from monitoring.ingest import FileResult, ingest_paths
-from monitoring.ingest_report import round_line
+from monitoring.ingest.load import FileResult, ingest_paths
+from monitoring.ingest.summary import round_line
 
 logger = logging.getLogger(__name__)
 

@@ -1,13 +1,13 @@
-"""Celery tasks: one shard of a report (the work itself is in report_shards.py)."""
+"""Celery tasks: one shard of a report (the work itself is in shards.py)."""
 from __future__ import annotations
 
-from monitoring import report_shards
-from monitoring.celery_app import app
+from monitoring.reports import shards
+from monitoring.reports.celery_app import app
 
 
 @app.task(name="monitoring.report_shard", acks_late=True, reject_on_worker_lost=True)
 def report_shard(report_id: str, index: int) -> None:
-    report_shards.shard_run(report_id=report_id, index=index)
+    shards.shard_run(report_id=report_id, index=index)
 
 
 def send_shard(report_id: str, index: int) -> None:

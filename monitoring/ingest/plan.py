@@ -14,7 +14,14 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monitoring.csv_sources import Header, ParsedSource, SourceError, SourceKind, is_compressed, parse_header
+from monitoring.ingest.parse import (
+    Header,
+    ParsedSource,
+    SourceError,
+    SourceKind,
+    is_compressed,
+    parse_header,
+)
 from monitoring.models import IngestRun
 
 HASH_CHUNK = 4 << 20

@@ -1,6 +1,6 @@
 """The Celery application of REPORT_RUNNER=celery, configured from Django settings.
 
-Run workers with `celery -A monitoring.celery_app worker` (or `make worker`);
+Run workers with `celery -A monitoring.reports.celery_app worker` (or `make worker`);
 docs/architecture.md explains the set-up. Tasks are acknowledged only when done
 (acks_late) and given back to the broker when their worker process dies
 (reject_on_worker_lost), so a killed worker's shard runs again elsewhere. The
@@ -14,7 +14,7 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "main.settings")
 
-app = Celery("monitoring", include=["monitoring.tasks"])
+app = Celery("monitoring", include=["monitoring.reports.tasks"])
 # CELERY_BROKER_URL and any other CELERY_* setting come from main/settings.py.
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.update(

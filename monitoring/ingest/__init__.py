@@ -1,0 +1,1 @@
+"""Ingestion: sources -> plan -> parse -> validate -> set-based writes; the refresher; the data overview."""

@@ -1,0 +1,54 @@
+"""What the database holds, for the home page, the data page and health checks."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import DatabaseError, connection
+from django.utils import timezone
+
+from monitoring.models import StatusPoll, Store
+
+logger = logging.getLogger(__name__)
+
+POLL_COUNT_ESTIMATE_ABOVE = 1_000_000
+
+
+@dataclass(frozen=True)
+class DataOverview:
+    store_count: int
+    poll_count: int
+    latest_poll_at: datetime | None
+    oldest_poll_at: datetime | None
+    database_ok: bool
+    # Seconds from the latest poll to now: how stale a default report would be.
+    data_age_seconds: float | None
+
+
+def _poll_count() -> int:
+    """Exact below POLL_COUNT_ESTIMATE_ABOVE polls; above, PostgreSQL's own row estimate.
+
+    Counting 20 million rows takes a second, on every home page view and health check;
+    the estimate (kept current by autovacuum and the ANALYZE after each bulk load) is
+    free and, for a table that size, off by a fraction of a percent at most.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [StatusPoll._meta.db_table])
+        estimate = cursor.fetchone()[0]
+    return estimate if estimate >= POLL_COUNT_ESTIMATE_ABOVE else StatusPoll.objects.count()
+
+
+def data_overview() -> DataOverview:
+    """What the database holds, for the home page and health checks; never raises."""
+    try:
+        store_count = Store.objects.count()
+        polls = StatusPoll.objects.order_by()
+        poll_count = _poll_count()
+        latest = polls.order_by("-timestamp").values_list("timestamp", flat=True).first()
+        oldest = polls.order_by("timestamp").values_list("timestamp", flat=True).first()
+    except DatabaseError:
+        logger.warning("data overview: the database did not answer", exc_info=True)
+        return DataOverview(0, 0, None, None, database_ok=False, data_age_seconds=None)
+    age = (timezone.now() - latest).total_seconds() if latest else None
+    return DataOverview(store_count, poll_count, latest, oldest, database_ok=True, data_age_seconds=age)

@@ -1,0 +1,1 @@
+"""Reports: the service (create, admit, find), the row's state, building, reading, runners, Celery shards."""

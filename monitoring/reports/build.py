@@ -1,0 +1,133 @@
+"""Building a report: read each shard, run the engine, save progress, finish the row.
+
+A builder works on a report its runner has claimed (state.py); a heartbeat
+thread shows its life while it works, so a builder killed mid-report is noticed
+and its report run again.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+import psycopg2
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.utils import timezone
+
+from monitoring.engine import compute_report, report_to_csv
+from monitoring.models import Report
+from monitoring.reports import reading
+from monitoring.reports.state import (
+    CSV_HEADER,
+    ReportLost,
+    ShardResult,
+    describe,
+    report_claim,
+    report_complete,
+    report_fail,
+    report_retry_or_fail,
+    runner_id,
+)
+
+logger = logging.getLogger(__name__)
+
+# The database went away. The shard reads COPY through psycopg2 directly, so its own
+# classes come too, besides Django's wrappers.
+CONNECTION_LOST = (OperationalError, InterfaceError, psycopg2.OperationalError, psycopg2.InterfaceError)
+# Seconds between two signs of life of a report being built.
+HEARTBEAT_SECONDS = 5.0
+
+
+def report_build(*, report: Report) -> Report:
+    """Claim the report and build it here, to Complete or Failed; returns it fresh.
+
+    A report another runner claimed first is returned as it is, untouched.
+    """
+    runner = runner_id()
+    if report_claim(report=report, runner=runner):
+        try:
+            with _heartbeat(report_id=report.pk, runner=runner):
+                _build(report_id=report.pk, runner=runner)
+        except ReportLost:
+            logger.warning("report %s was taken from runner %s; its result is dropped", report.pk, runner)
+        except CONNECTION_LOST as error:
+            # The database went away mid-report (a restart, a network cut): the work
+            # is lost, not wrong. Reconnect and queue it again, within MAX_ATTEMPTS.
+            logger.warning("report %s lost its database connection: %s", report.pk, error)
+            if connection.connection is not None and not connection.is_usable():
+                connection.close()  # the next query opens a fresh one
+            report_retry_or_fail(report_id=report.pk, error=f"database connection lost: {describe(error)}")
+        except Exception as error:
+            logger.exception("report %s failed", report.pk)
+            report_fail(report_id=report.pk, error=describe(error))
+    report.refresh_from_db()
+    return report
+
+
+def _build(*, report_id: uuid.UUID, runner: str) -> None:
+    report = Report.objects.only("as_of", "now").get(pk=report_id)
+    # A report re-run after its runner died keeps the `now` it was given.
+    now = report.now or reading.report_now(as_of=report.as_of)
+    ranges = reading.shard_ranges(size=settings.REPORT_SHARD_STORES)
+    _touch(report_id=report_id, runner=runner, now=now, shards_total=len(ranges), shards_done=0)
+    results = []
+    for index in range(len(ranges)):
+        results.append(shard_compute(bounds=reading.bounds_of(ranges, index), now=now))
+        _touch(report_id=report_id, runner=runner, shards_done=index + 1)
+    if not report_complete(report_id=report_id, now=now, results=results, runner=runner):
+        raise ReportLost(report_id)
+
+
+def _touch(*, report_id: uuid.UUID, runner: str, **fields) -> None:
+    """Save progress (and a heartbeat) on a report this runner still holds."""
+    held = Report.objects.filter(pk=report_id, state=Report.State.RUNNING, runner=runner)
+    if not held.update(heartbeat_at=timezone.now(), **fields):
+        raise ReportLost(report_id)
+
+
+def shard_compute(*, bounds: reading.ShardBounds, now: datetime) -> ShardResult:
+    """Read one shard and run the engine on it: its CSV lines and counts."""
+    data = reading.read_shard(bounds=bounds, now=now)
+    started = time.perf_counter()
+    frame = compute_report(stores=data.stores, hours=data.hours, polls=data.polls, now=now)
+    text = report_to_csv(frame)
+    if not text.startswith(CSV_HEADER):
+        raise ValueError(f"the engine's CSV starts with {text[:80]!r}, not the report header")
+    return ShardResult(
+        csv_rows=text[len(CSV_HEADER):], store_count=len(frame), poll_count=len(data.polls),
+        read_seconds=data.read_seconds, compute_seconds=time.perf_counter() - started,
+    )
+
+
+@contextmanager
+def _heartbeat(*, report_id: uuid.UUID, runner: str) -> Iterator[None]:
+    """Refresh heartbeat_at every few seconds while the report is built.
+
+    A Running report whose heartbeat stops (its process was killed) is found
+    by reports_recover_stale and run again.
+    """
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(HEARTBEAT_SECONDS):
+                Report.objects.filter(pk=report_id, state=Report.State.RUNNING, runner=runner).update(
+                    heartbeat_at=timezone.now()
+                )
+        except DatabaseError:
+            logger.warning("heartbeat of report %s stopped: database error", report_id, exc_info=True)
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{report_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

@@ -1,0 +1,167 @@
+"""A report row's state: the queue, claiming, finishing, failing, recovering, expiring.
+
+The Report row is the whole job: its state (Pending -> Running -> Complete or
+Failed), who runs it and when that runner last showed life, its progress, its
+timings, its error and its CSV. Claiming a report is a conditional UPDATE, so
+exactly one runner builds it whichever process or worker asks. Nothing here
+starts work: runners (runners.py) take Pending rows, builders (build.py) fill them.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import F, Q
+from django.utils import timezone
+
+from monitoring.engine import REPORT_COLUMNS
+from monitoring.models import Report
+
+logger = logging.getLogger(__name__)
+
+# A runner that died this many times on one report (its heartbeat stopped)
+# is not given another chance: the report fails with a clear error instead.
+MAX_ATTEMPTS = 2
+DIED_TWICE = "runner died twice; gave up"
+CSV_HEADER = ",".join(REPORT_COLUMNS) + "\n"
+FINISHED = (Report.State.COMPLETE, Report.State.FAILED)
+
+
+class ReportLost(Exception):
+    """The report is no longer ours (recovered by another process, or deleted)."""
+
+
+@dataclass(frozen=True)
+class ShardResult:
+    csv_rows: str  # the shard's CSV lines, without the header
+    store_count: int
+    poll_count: int
+    read_seconds: float
+    compute_seconds: float
+
+
+def runner_id() -> str:
+    """Who is building: host, process and thread, as shown on the report."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
+
+
+def report_next_pending() -> Report | None:
+    """The oldest Pending report: the head of the queue every process shares."""
+    return Report.objects.filter(state=Report.State.PENDING).order_by("requested_at").first()
+
+
+def report_claim(*, report: Report, runner: str) -> bool:
+    """Take a Pending report for `runner`; False when another runner has it."""
+    if report.state == Report.State.RUNNING and report.runner == runner:
+        return True  # created claimed (build_here)
+    moment = timezone.now()
+    return bool(
+        Report.objects.filter(pk=report.pk, state=Report.State.PENDING).update(
+            state=Report.State.RUNNING, runner=runner, started_at=moment, heartbeat_at=moment,
+            attempts=F("attempts") + 1, error="",
+        )
+    )
+
+
+def report_fail(*, report_id: uuid.UUID, error: str) -> None:
+    Report.objects.filter(pk=report_id, state__in=[Report.State.PENDING, Report.State.RUNNING]).update(
+        state=Report.State.FAILED, error=error, finished_at=timezone.now(), heartbeat_at=None
+    )
+
+
+def report_retry_or_fail(*, report_id: uuid.UUID, error: str) -> None:
+    """Back to the queue for another run, or Failed once it has had MAX_ATTEMPTS runs.
+
+    A requeued report is taken by the next free runner thread, or handed over by
+    the janitor's next round.
+    """
+    running = Report.objects.filter(pk=report_id, state=Report.State.RUNNING)
+    if running.filter(attempts__lt=MAX_ATTEMPTS).update(state=Report.State.PENDING, heartbeat_at=None, runner=""):
+        return
+    report_fail(report_id=report_id, error=error)
+
+
+def describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def report_complete(*, report_id: uuid.UUID, now: datetime, results: list[ShardResult], runner: str = "") -> bool:
+    """Join the shards' rows in shard order under one header and finish the report.
+
+    False when the report was no longer Running (or no longer this runner's).
+    """
+    held = Report.objects.filter(pk=report_id, state=Report.State.RUNNING)
+    if runner:
+        held = held.filter(runner=runner)
+    return bool(
+        held.update(
+            state=Report.State.COMPLETE, now=now, csv=CSV_HEADER + "".join(r.csv_rows for r in results),
+            store_count=sum(r.store_count for r in results), poll_count=sum(r.poll_count for r in results),
+            read_seconds=sum(r.read_seconds for r in results),
+            compute_seconds=sum(r.compute_seconds for r in results),
+            shards_done=len(results), finished_at=timezone.now(), heartbeat_at=None, error="",
+        )
+    )
+
+
+def reports_recover_stale(*, older_than: timedelta) -> int:
+    """Running reports whose runner stopped beating: back to Pending, or Failed.
+
+    `attempts` counts the runs started (claims); a report whose runner died
+    on its MAX_ATTEMPTS-th run fails instead of being tried again.
+    """
+    running = Report.objects.filter(state=Report.State.RUNNING)
+    stale = running.filter(
+        Q(heartbeat_at__lt=timezone.now() - older_than)
+        | Q(heartbeat_at__isnull=True)
+        | Q(runner__in=_runners_gone_from_this_host(running.values_list("runner", flat=True)))
+    )
+    failed = stale.filter(attempts__gte=MAX_ATTEMPTS).update(
+        state=Report.State.FAILED, error=DIED_TWICE, finished_at=timezone.now(), heartbeat_at=None
+    )
+    requeued = stale.filter(attempts__lt=MAX_ATTEMPTS).update(state=Report.State.PENDING, heartbeat_at=None)
+    if failed or requeued:
+        logger.warning("stale reports: %d requeued, %d failed (%s)", requeued, failed, DIED_TWICE)
+    return failed + requeued
+
+
+def _runners_gone_from_this_host(runners: Iterable[str]) -> list[str]:
+    """Runners on this host whose process no longer exists (killed, restarted).
+
+    Their reports need not wait for the heartbeat to go stale: after a restart
+    the janitor's first round re-runs them at once.
+    """
+    host = socket.gethostname()
+    gone = []
+    for runner in set(runners):
+        runner_host, _, rest = runner.partition(":")
+        pid = rest.partition(":")[0]
+        if runner_host == host and pid.isdigit() and not _process_exists(int(pid)):
+            gone.append(runner)
+    return gone
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def reports_expire(*, keep: int) -> int:
+    """Delete finished reports beyond the newest `keep`; returns how many went."""
+    finished = Report.objects.filter(state__in=FINISHED)
+    newest = finished.order_by("-requested_at").values("pk")[: max(keep, 0)]
+    deleted = finished.exclude(pk__in=newest).delete()[1].get(Report._meta.label, 0)
+    if deleted:
+        logger.info("expired %d old reports (keeping the newest %d)", deleted, keep)
+    return deleted
