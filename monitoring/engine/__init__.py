@@ -4,17 +4,23 @@ Pure computation on pandas frames (numpy, pandas, zoneinfo): no Django import,
 no clock of its own (`now` is always passed in). docs/method.md explains the
 method; SPEC sections 2-5 are the contract.
 """
-from .constants import DEFAULT_TIMEZONE, LOOKBACK, REPORT_COLUMNS
-from .csv_export import report_to_csv
-from .report import compute_report
+from .constants import DEFAULT_TIMEZONE, LOOKBACK, OUTAGE_COLUMNS, OUTAGE_COUNT_COLUMNS, REPORT_COLUMNS
+from .csv_export import outage_counts_to_csv, outages_to_csv, report_to_csv
+from .report import RollingReport, compute_report, compute_rolling_report
 from .timeline import StoreTimeline, store_timeline
 
 __all__ = [
     "DEFAULT_TIMEZONE",
     "LOOKBACK",
+    "OUTAGE_COLUMNS",
+    "OUTAGE_COUNT_COLUMNS",
     "REPORT_COLUMNS",
+    "RollingReport",
     "StoreTimeline",
     "compute_report",
+    "compute_rolling_report",
+    "outage_counts_to_csv",
+    "outages_to_csv",
     "report_to_csv",
     "store_timeline",
 ]

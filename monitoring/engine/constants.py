@@ -13,6 +13,11 @@ REPORT_COLUMNS = [
     "downtime_last_week",
 ]
 
+# SPEC 7: the outage list of a report.
+OUTAGE_COLUMNS = ["store_id", "start_utc", "end_utc", "minutes", "ongoing"]
+# The report page's outage figures per store (not part of the SPEC 5 CSV).
+OUTAGE_COUNT_COLUMNS = ["store_id", "outages_last_day", "outages_last_week", "longest_outage_minutes"]
+
 # SPEC 2: a store without a (valid) timezone row is in Chicago.
 DEFAULT_TIMEZONE = "America/Chicago"
 

@@ -137,3 +137,48 @@ def up_and_down(intervals: list, observations: list, window: tuple[int, int]) ->
 
 def hundredths_half_up(amount_us: Fraction, unit_us: int) -> float:
     return math.floor(amount_us * 100 / unit_us + Fraction(1, 2)) / 100
+
+
+def reference_outages(*, stores: pd.DataFrame, hours: pd.DataFrame, polls: pd.DataFrame, now: datetime) -> list[tuple]:
+    """SPEC 7's outage list of the last week: (store_id, start, end, ongoing) in exact microseconds
+    (Fractions: a midpoint may fall on half a microsecond), sorted by store_id, then start."""
+    now = as_utc(now)
+    rows = []
+    for store in stores.itertuples():
+        store_hours = [row for row in hours.itertuples() if row.store == store.store]
+        store_polls = [(as_utc(row.ts), bool(row.active)) for row in polls.itertuples() if row.store == store.store]
+        intervals = open_intervals(zone_or_default(store.timezone), store_hours, now)
+        observations = observations_in(intervals, store_polls, now)
+        window = (microseconds(now - timedelta(days=7)), microseconds(now))
+        rows += [(str(store.store_id), *part) for part in outage_parts(intervals, observations, window)]
+    return sorted(rows, key=lambda row: (row[0], row[1]))
+
+
+def outage_parts(intervals: list, observations: list, window: tuple[int, int]) -> list[tuple]:
+    """Down stretches (runs of inactive observations' reach) cut by closed time and the window."""
+    first, last = window
+    parts = []
+    for begin, finish in down_stretches(observations):
+        for start, end in intervals:
+            part_start, part_end = max(begin, start, first), min(finish, end, last)
+            if part_end > part_start:
+                # Ongoing: cut by the window's end while still down and open just after it.
+                ongoing = part_end == last and finish > last and end > last
+                parts.append((part_start, part_end, ongoing))
+    return parts
+
+
+def down_stretches(observations: list) -> list[tuple[Fraction, Fraction]]:
+    """Where the nearest observation is inactive: from the midpoint before a run of inactive
+    observations to the midpoint after it (unbounded at either end of the observations)."""
+    stretches = []
+    for index, (at, active) in enumerate(observations):
+        if active:
+            continue
+        begin = Fraction(observations[index - 1][0] + at, 2) if index > 0 else Fraction(-(10**20))
+        finish = Fraction(at + observations[index + 1][0], 2) if index + 1 < len(observations) else Fraction(10**20)
+        if stretches and stretches[-1][1] == begin:
+            stretches[-1] = (stretches[-1][0], finish)
+        else:
+            stretches.append((begin, finish))
+    return stretches

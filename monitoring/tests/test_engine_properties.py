@@ -7,14 +7,21 @@ Derandomized: CI runs the same examples every time.
 from __future__ import annotations
 
 from datetime import timedelta
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitoring.engine import REPORT_COLUMNS, compute_report
-from monitoring.tests.reference_engine import microseconds, open_intervals, reference_report, zone_or_default
+from monitoring.engine import REPORT_COLUMNS, compute_report, compute_rolling_report
+from monitoring.tests.reference_engine import (
+    microseconds,
+    open_intervals,
+    reference_outages,
+    reference_report,
+    zone_or_default,
+)
 
 SETTINGS = settings(
     derandomize=True, deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow]
@@ -159,3 +166,31 @@ def test_the_reference_agrees_on_a_dense_week_of_real_shape():
     polls = pd.DataFrame({"store": np.repeat(keys, 360), "ts": stamps, "active": rng.random(30 * 360) < 0.8})
     data = {"stores": stores, "hours": hours, "polls": polls, "now": now}
     assert rows_of(compute_report(**data)) == reference_report(**data)
+
+
+def outage_rows_of(data: dict) -> list[tuple]:
+    """The engine's outage list as (store_id, start, end, ongoing), instants in exact microseconds."""
+    outages = compute_rolling_report(**data).outages
+    return [
+        (row.store_id, Fraction(row.start_ns, 1_000), Fraction(row.end_ns, 1_000), bool(row.ongoing))
+        for row in outages.itertuples()
+    ]
+
+
+@SETTINGS
+@given(datasets())
+def test_the_engine_finds_the_outages_the_plain_reference_finds(data):
+    # Exact instants on both sides (ticks of half a microsecond, Fractions).
+    assert outage_rows_of(data) == reference_outages(**data)
+
+
+@SETTINGS
+@given(datasets())
+def test_the_outage_minutes_of_a_store_add_up_to_its_week_downtime(data):
+    rolling = compute_rolling_report(**data)
+    week_down = rolling.figures.set_index("store_id")["downtime_last_week"]
+    minutes = rolling.outages.groupby("store_id")["minutes"].sum()
+    for store_id, down_hours in week_down.items():
+        # Each outage's minutes are rounded on their own (0.005 each at most), the hours once.
+        outages = int((rolling.outages["store_id"] == store_id).sum())
+        assert abs(minutes.get(store_id, 0.0) / 60 - down_hours) <= 0.005 + outages * 0.005 / 60 + 1e-9
