@@ -21,14 +21,11 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from django.db.models import Count
 
 from monitoring import svg_chart
 from monitoring.engine import LOOKBACK, REPORT_COLUMNS, StoreTimeline, store_timeline
 from monitoring.models import (
     BusinessHours,
-    IngestRun,
-    RejectedRow,
     Report,
     StatusPoll,
     Store,
@@ -53,7 +50,6 @@ QUICK_FILTERS: dict[str, tuple[str, str | None]] = {
     "down_week": ("Down in the last week", "downtime_last_week"),
 }
 WORST_STORES = 5
-REJECTED_ROWS_SHOWN = 200
 
 
 @dataclass(frozen=True)
@@ -365,21 +361,3 @@ def _store_detail(*, store, hours, figures, timeline: StoreTimeline, polls: pd.D
 def _wall(instant: pd.Timestamp, zone: ZoneInfo) -> datetime:
     """The store's wall-clock time, naive, so templates print it as it is (not in UTC)."""
     return instant.tz_convert(zone).to_pydatetime().replace(tzinfo=None)
-
-
-@dataclass(frozen=True)
-class LoadStatus:
-    """The last load of each source file and the rows it turned away."""
-
-    runs: list[IngestRun]
-    rejected: list[RejectedRow]
-    rejected_total: int
-
-
-def latest_loads(*, files: int = 10) -> LoadStatus:
-    # The newest run of each file path (PostgreSQL DISTINCT ON), newest first.
-    latest_ids = IngestRun.objects.order_by("path", "-started_at").distinct("path").values("id")
-    runs = list(IngestRun.objects.filter(id__in=latest_ids).order_by("-started_at")[:files])
-    rejected = RejectedRow.objects.filter(run__in=runs).select_related("run").order_by("-run__started_at", "line")
-    total = rejected.aggregate(n=Count("id"))["n"]
-    return LoadStatus(runs=runs, rejected=list(rejected[:REJECTED_ROWS_SHOWN]), rejected_total=total)
