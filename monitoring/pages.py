@@ -4,15 +4,16 @@ A finished report's CSV is the single source of the report page: it is parsed
 once into a DataFrame (kept for a few reports, since a Complete report never
 changes), then summed, filtered, sorted and paged as whole columns, so a 14,000-
 row report answers each page of its table in milliseconds. The store page reads
-one store's hours and polls (one query each) and asks the engine for the same
-timeline a report computes.
+one store's row, hours and polls through the report's own reader
+(reports/reading.py, one query each) and asks the engine for the same timeline
+a report computes.
 """
 from __future__ import annotations
 
 import io
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from threading import Lock
 from typing import Mapping
 from urllib.parse import urlencode
@@ -21,18 +22,11 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from django.db.models import Count
 
 from monitoring import svg_chart
-from monitoring.engine import LOOKBACK, REPORT_COLUMNS, StoreTimeline, store_timeline
-from monitoring.models import (
-    BusinessHours,
-    IngestRun,
-    RejectedRow,
-    Report,
-    StatusPoll,
-    Store,
-)
+from monitoring.engine import REPORT_COLUMNS, StoreTimeline, store_timeline
+from monitoring.models import Report
+from monitoring.reports import reading
 
 NUMBER_COLUMNS = REPORT_COLUMNS[1:]
 COLUMN_LABELS = {
@@ -53,7 +47,6 @@ QUICK_FILTERS: dict[str, tuple[str, str | None]] = {
     "down_week": ("Down in the last week", "downtime_last_week"),
 }
 WORST_STORES = 5
-REJECTED_ROWS_SHOWN = 200
 
 
 @dataclass(frozen=True)
@@ -280,12 +273,25 @@ class Outage:
 
 
 @dataclass(frozen=True)
+class StoreGiven:
+    store_id: str
+    timezone: str  # as given; empty for the default zone
+
+
+@dataclass(frozen=True)
+class OpenHours:
+    weekday: int  # 0 = Monday
+    start_local: time
+    end_local: time  # before start_local: closes the next day; equal: open 24 hours
+
+
+@dataclass(frozen=True)
 class StoreDetail:
     """One store of one report: its inputs as given, and the week the report counted."""
 
-    store: Store
+    store: StoreGiven
     zone: str  # the zone the report used (the default when none was given)
-    hours: list[BusinessHours]
+    hours: list[OpenHours]
     figures: dict | None  # the store's row of the report
     timeline: StoreTimeline
     chart: svg_chart.WeekChart
@@ -303,48 +309,54 @@ class StoreDetail:
 
 
 def store_detail(*, report: Report, store_id: str) -> StoreDetail | None:
-    """None when the report is not Complete or does not know the store."""
+    """None when the report is not Complete or does not know the store.
+
+    The store's inputs come through the report's own reader, so the page's
+    timeline is computed from exactly what a report of it reads.
+    """
     if report.state != Report.State.COMPLETE or report.now is None:
         return None
-    store = Store.objects.filter(store_id=store_id).first()
     figures = report_row(frame=parsed_report(report=report).frame, store_id=store_id)
-    if store is None or figures is None:
+    if figures is None:
         return None
-    hours = list(BusinessHours.objects.filter(store=store).order_by("weekday", "start_local"))
-    polls = pd.DataFrame.from_records(
-        StatusPoll.objects.filter(store=store, timestamp__gte=report.now - LOOKBACK, timestamp__lte=report.now)
-        .order_by("timestamp")
-        .values_list("timestamp", "active"),
-        columns=["ts", "active"],
-    )
+    data = reading.read_shard(now=report.now, store_id=store_id)
+    if data.stores.empty:
+        return None  # the store was deleted since the report
+    given = StoreGiven(store_id=store_id, timezone=data.stores["timezone"].iloc[0])
     timeline = store_timeline(
-        store_id=store.store_id, timezone=store.timezone, hours=_hours_frame(hours),
-        polls=polls.astype({"ts": "datetime64[ns, UTC]", "active": bool}),
+        store_id=store_id, timezone=given.timezone, hours=data.hours, polls=data.polls,
         now=report.now, start=report.now - WEEK, end=report.now,
     )
-    return _store_detail(store=store, hours=hours, figures=figures, timeline=timeline, polls=polls, now=report.now)
-
-
-def _hours_frame(hours: list[BusinessHours]) -> pd.DataFrame:
-    def micro(moment) -> int:
-        return ((moment.hour * 60 + moment.minute) * 60 + moment.second) * 1_000_000 + moment.microsecond
-
-    return pd.DataFrame(
-        {
-            "store": [0] * len(hours),
-            "weekday": [row.weekday for row in hours],
-            "start_us": [micro(row.start_local) for row in hours],
-            "end_us": [micro(row.end_local) for row in hours],
-        },
-        dtype="int64",
+    # The reader's polls are in no particular order and in epoch nanoseconds;
+    # the chart wants them in time order, as instants.
+    polls = data.polls.sort_values("ts", kind="stable")
+    polls = pd.DataFrame({"ts": pd.to_datetime(polls["ts"], utc=True), "active": polls["active"]})
+    return _store_detail(
+        store=given, hours=_open_hours(data.hours), figures=figures, timeline=timeline, polls=polls, now=report.now
     )
 
 
-def _store_detail(*, store, hours, figures, timeline: StoreTimeline, polls: pd.DataFrame, now: datetime) -> StoreDetail:
+def _open_hours(hours: pd.DataFrame) -> list[OpenHours]:
+    """The reader's hours (microseconds after local midnight) as wall-clock times, by day and opening."""
+    ordered = hours.sort_values(["weekday", "start_us"], kind="stable")
+    return [
+        OpenHours(weekday=int(day), start_local=_clock(start), end_local=_clock(end))
+        for day, start, end in ordered[["weekday", "start_us", "end_us"]].itertuples(index=False)
+    ]
+
+
+def _clock(microseconds: int) -> time:
+    return (datetime.min + timedelta(microseconds=int(microseconds))).time()
+
+
+def _store_detail(
+    *, store: StoreGiven, hours: list[OpenHours], figures: dict, timeline: StoreTimeline, polls: pd.DataFrame,
+    now: datetime,
+) -> StoreDetail:
     zone = ZoneInfo(timeline.timezone)
     start, end = timeline.start.to_pydatetime(), timeline.end.to_pydatetime()
     used = set(timeline.observations["ts"])
-    in_week = polls[(polls["ts"] >= start) & (polls["ts"] <= end)] if len(polls) else polls
+    in_week = polls[(polls["ts"] >= start) & (polls["ts"] <= end)]
     chart_polls = [svg_chart.Poll(ts=ts, active=bool(active), used=pd.Timestamp(ts) in used) for ts, active in in_week.itertuples(index=False)]
     chart = svg_chart.week_chart(
         zone=zone, start=start, end=end, now=now,
@@ -365,21 +377,3 @@ def _store_detail(*, store, hours, figures, timeline: StoreTimeline, polls: pd.D
 def _wall(instant: pd.Timestamp, zone: ZoneInfo) -> datetime:
     """The store's wall-clock time, naive, so templates print it as it is (not in UTC)."""
     return instant.tz_convert(zone).to_pydatetime().replace(tzinfo=None)
-
-
-@dataclass(frozen=True)
-class LoadStatus:
-    """The last load of each source file and the rows it turned away."""
-
-    runs: list[IngestRun]
-    rejected: list[RejectedRow]
-    rejected_total: int
-
-
-def latest_loads(*, files: int = 10) -> LoadStatus:
-    # The newest run of each file path (PostgreSQL DISTINCT ON), newest first.
-    latest_ids = IngestRun.objects.order_by("path", "-started_at").distinct("path").values("id")
-    runs = list(IngestRun.objects.filter(id__in=latest_ids).order_by("-started_at")[:files])
-    rejected = RejectedRow.objects.filter(run__in=runs).select_related("run").order_by("-run__started_at", "line")
-    total = rejected.aggregate(n=Count("id"))["n"]
-    return LoadStatus(runs=runs, rejected=list(rejected[:REJECTED_ROWS_SHOWN]), rejected_total=total)

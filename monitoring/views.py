@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from monitoring import pages
 from monitoring.access import client_identity
-from monitoring.ingest.overview import data_overview
+from monitoring.ingest.overview import data_overview, latest_loads
 from monitoring.models import Report
 from monitoring.reports.service import (
     TriggerLimitReached,
@@ -127,7 +127,7 @@ def report_store(request: HttpRequest, report_id: UUID, store_id: str) -> HttpRe
 
 @require_GET
 def data_status(request: HttpRequest) -> HttpResponse:
-    context = {"overview": data_overview(), "loads": pages.latest_loads()}
+    context = {"overview": data_overview(), "loads": latest_loads()}
     return render(request, "monitoring/data.html", context)
 
 

@@ -6,13 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import DatabaseError, connection
+from django.db.models import Count
 from django.utils import timezone
 
-from monitoring.models import StatusPoll, Store
+from monitoring.models import IngestRun, RejectedRow, StatusPoll, Store
 
 logger = logging.getLogger(__name__)
 
 POLL_COUNT_ESTIMATE_ABOVE = 1_000_000
+REJECTED_ROWS_SHOWN = 200
 
 
 @dataclass(frozen=True)
@@ -52,3 +54,21 @@ def data_overview() -> DataOverview:
         return DataOverview(0, 0, None, None, database_ok=False, data_age_seconds=None)
     age = (timezone.now() - latest).total_seconds() if latest else None
     return DataOverview(store_count, poll_count, latest, oldest, database_ok=True, data_age_seconds=age)
+
+
+@dataclass(frozen=True)
+class LoadStatus:
+    """The last load of each source file and the rows it turned away."""
+
+    runs: list[IngestRun]
+    rejected: list[RejectedRow]
+    rejected_total: int
+
+
+def latest_loads(*, files: int = 10) -> LoadStatus:
+    # The newest run of each file path (PostgreSQL DISTINCT ON), newest first.
+    latest_ids = IngestRun.objects.order_by("path", "-started_at").distinct("path").values("id")
+    runs = list(IngestRun.objects.filter(id__in=latest_ids).order_by("-started_at")[:files])
+    rejected = RejectedRow.objects.filter(run__in=runs).select_related("run").order_by("-run__started_at", "line")
+    total = rejected.aggregate(n=Count("id"))["n"]
+    return LoadStatus(runs=runs, rejected=list(rejected[:REJECTED_ROWS_SHOWN]), rejected_total=total)

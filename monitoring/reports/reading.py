@@ -111,10 +111,14 @@ def bounds_of(ranges: list[ShardRange], index: int) -> ShardBounds:
     return ShardBounds(lower, upper)
 
 
-def read_shard(*, bounds: ShardBounds, now: datetime) -> ShardInput:
-    """The shard's stores, hours and polls in [now - 14 days, now], one snapshot."""
+def read_shard(*, bounds: ShardBounds = ShardBounds(), now: datetime, store_id: str | None = None) -> ShardInput:
+    """The shard's stores, hours and polls in [now - 14 days, now], one snapshot.
+
+    `store_id` narrows the read to that one store (the store page), so a page
+    shows exactly the inputs its report computed from, read the same way.
+    """
     started = time.perf_counter()
-    where, params = _store_filter(bounds)
+    where, params = _store_filter(bounds=bounds, store_id=store_id)
     with _snapshot(), connection.cursor() as cursor:
         cursor.execute(f"SELECT id, store_id, timezone FROM monitoring_store s WHERE {where}", params)
         stores = pd.DataFrame(cursor.fetchall(), columns=["store", "store_id", "timezone"]).astype({"store": "int64"})
@@ -170,8 +174,13 @@ def _copy_polls(cursor, *, where: str, params: dict) -> pd.DataFrame:
     })
 
 
-def _store_filter(bounds: ShardBounds) -> tuple[str, dict]:
+def _store_filter(*, bounds: ShardBounds, store_id: str | None) -> tuple[str, dict]:
     clauses, params = ["TRUE"], {}
+    if store_id is not None:
+        # The unique index on store_id finds the one store; the polls' LATERAL
+        # scan then runs for it alone.
+        clauses.append("s.store_id = %(store_id)s")
+        params["store_id"] = store_id
     if bounds.lower is not None:
         clauses.append("s.store_id >= %(lower)s")
         params["lower"] = bounds.lower

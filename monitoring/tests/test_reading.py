@@ -1,0 +1,72 @@
+"""reports/reading.py: the engine's input, read for a shard of stores or for one store's page.
+
+Data: monitoring/tests/report_cases.py.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from monitoring.models import Store
+from monitoring.reports import reading
+from monitoring.tests.report_cases import LATEST_POLL, make_small_data, make_stores
+
+pytestmark = pytest.mark.django_db
+
+
+def count_read_queries(**narrowing) -> tuple[int, reading.ShardInput]:
+    with CaptureQueriesContext(connection) as queries:
+        data = reading.read_shard(now=LATEST_POLL, **narrowing)
+    return len(queries), data
+
+
+def rows_of(frame: pd.DataFrame, store: int) -> pd.DataFrame:
+    """One store's rows in a fixed order (the reader promises none within a store)."""
+    return frame[frame["store"] == store].sort_values(list(frame.columns), ignore_index=True)
+
+
+def test_reading_50_stores_costs_as_many_queries_as_reading_1():
+    make_stores(1)
+    one, one_data = count_read_queries()
+    Store.objects.all().delete()
+    make_stores(50)
+    fifty, fifty_data = count_read_queries()
+    assert (len(one_data.stores), len(fifty_data.stores)) == (1, 50)
+    # Stores, then hours and polls by COPY; the test's transaction is the snapshot,
+    # so no SET TRANSACTION is sent.
+    assert one == fifty == 3
+
+
+def test_reading_one_store_costs_what_reading_a_shard_costs():
+    make_stores(50)
+    shard, _ = count_read_queries()
+    one, data = count_read_queries(store_id="s0007")
+    assert one == shard
+    assert data.stores["store_id"].tolist() == ["s0007"]
+
+
+def test_one_store_is_read_as_the_whole_read_holds_it():
+    make_small_data()
+    make_stores(3)
+    whole = reading.read_shard(now=LATEST_POLL)
+    one = reading.read_shard(now=LATEST_POLL, store_id="a")
+    key = int(whole.stores.loc[whole.stores["store_id"] == "a", "store"].iloc[0])
+    pd.testing.assert_frame_equal(one.stores, whole.stores[whole.stores["store"] == key].reset_index(drop=True))
+    pd.testing.assert_frame_equal(rows_of(one.hours, key), rows_of(whole.hours, key))
+    pd.testing.assert_frame_equal(rows_of(one.polls, key), rows_of(whole.polls, key))
+    # Store "a": Monday 09:00-12:00 and its two polls (report_cases).
+    assert len(one.hours) == 1 and len(one.polls) == 2
+
+
+def test_a_store_within_bounds_but_not_the_named_one_is_not_read():
+    make_small_data()
+    data = reading.read_shard(bounds=reading.ShardBounds(lower="b"), now=LATEST_POLL, store_id="a")
+    assert data.stores.empty and data.hours.empty and data.polls.empty
+
+
+def test_an_unknown_store_reads_nothing():
+    make_small_data()
+    data = reading.read_shard(now=LATEST_POLL, store_id="nope")
+    assert data.stores.empty and data.hours.empty and data.polls.empty
