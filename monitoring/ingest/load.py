@@ -25,7 +25,6 @@ from monitoring.ingest.parse import (
     ParsedSource,
     Rejection,
     SourceError,
-    SourceKind,
     parse_body,
     parse_header,
     read_bytes,
@@ -180,9 +179,9 @@ def _write(plan: LoadPlan, parsed: ParsedSource, *, result: FileResult, progress
 
 
 def _write_rows(cursor, *, kind: str, parsed: ParsedSource, progress) -> writes.WriteCounts:
-    if kind == SourceKind.POLLS:
+    if kind == IngestRun.Kind.POLLS:
         return poll_writes.write_polls(cursor, rows=parsed.rows, progress=progress)
-    if kind == SourceKind.HOURS:
+    if kind == IngestRun.Kind.HOURS:
         return writes.write_hours(cursor, rows=parsed.rows)
     return writes.write_timezones(cursor, rows=parsed.rows)
 
