@@ -9,13 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from monitoring.engine.zones import is_timezone_name, resolve_zone_name
 from monitoring.ingest.parse import (
     SourceError,
     parse_body,
     parse_header,
     read_bytes,
 )
-from monitoring.ingest.validate import is_timezone_name, parse_local_times, parse_utc
+from monitoring.ingest.validate import parse_local_times, parse_utc, validate_columns
 from monitoring.models import IngestRun
 
 DATA = Path(__file__).parent / "data"
@@ -281,3 +282,10 @@ def test_the_forgiving_reading_still_rejects_bytes_that_are_not_utf8():
     parsed = parse_body(b'a",UTC\nb\xff,UTC\nc,UTC\n', header=header, first_line=2)
     assert [r["store_id"] for r in parsed.rows.to_pylist()] == ['a"', "c"]
     assert [(r.line, r.reason, r.raw) for r in parsed.rejections] == [(3, "undecodable bytes: the row is not UTF-8 text", "b\ufffd,UTC")]
+
+
+def test_ingestion_rejects_exactly_the_zone_names_reports_would_not_use():
+    names = ["America/Chicago", "Mars/Olympus_Mons", "Asia/Kolkata", "Not/AZone"]
+    table = pa.table({"store_id": ["s1", "s2", "s3", "s4"], "timezone_str": names})
+    rejected = [row for row, _, _ in validate_columns(table, kind="timezones").rejected]
+    assert rejected == [row for row, name in enumerate(names) if resolve_zone_name(name) != name] == [1, 3]
