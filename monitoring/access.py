@@ -46,6 +46,14 @@ def api_token_rotate(*, name: str) -> IssuedToken:
     return IssuedToken(token=token, secret=secret)
 
 
+def api_token_revoke(*, name: str) -> bool:
+    """Stop the client's token working at once; False when no token has that name.
+
+    The row stays (inactive), so `rotate` can give the client a new secret later.
+    """
+    return ApiToken.objects.filter(name=name).update(active=False) > 0
+
+
 def api_token_for_request(request: HttpRequest) -> ApiToken | None:
     """The active token the request carries in `Authorization: Bearer …` or `X-API-Token`."""
     header = request.headers.get("Authorization", "")

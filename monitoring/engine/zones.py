@@ -37,12 +37,17 @@ _SECONDS_PER_DAY = 86_400
 
 def resolve_zone_name(name: object) -> str:
     """The zone a store is reported in: its own if zoneinfo knows it, else the default."""
-    if not isinstance(name, str) or not name or _zone(name) is None:
-        return DEFAULT_TIMEZONE
-    return name
+    return name if is_timezone_name(name) else DEFAULT_TIMEZONE
 
 
-@functools.cache
+def is_timezone_name(name: object) -> bool:
+    """Whether zoneinfo knows the zone: what ingestion accepts is what reports use (SPEC 3)."""
+    return isinstance(name, str) and bool(name) and _zone(name) is not None
+
+
+# Bounded: ingestion asks about every distinct name of a file, junk included, and
+# tzdata has about 600 real names.
+@functools.lru_cache(maxsize=4096)
 def _zone(name: str) -> ZoneInfo | None:
     try:
         return ZoneInfo(name)

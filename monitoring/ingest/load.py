@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -21,11 +20,11 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from monitoring.ingest import poll_writes, writes
+from monitoring.ingest.locks import LOAD_LOCK_KEY, session_lock
 from monitoring.ingest.parse import (
     ParsedSource,
     Rejection,
     SourceError,
-    SourceKind,
     parse_body,
     parse_header,
     read_bytes,
@@ -35,8 +34,6 @@ from monitoring.models import IngestRun, RejectedRow
 
 logger = logging.getLogger(__name__)
 
-# Advisory lock keys (any fixed 64-bit numbers): one for loads, one for the refresher.
-LOAD_LOCK_KEY = 7_305_014_482_111_001
 RAW_TEXT_LIMIT = 1000  # characters of a rejected row kept for the report
 PROGRESS_EVERY_SECONDS = 2.0
 PROGRESS_MIN_ROWS = 100_000  # smaller files load too fast for progress lines to help
@@ -70,7 +67,11 @@ def ingest_paths(
 ) -> list[FileResult]:
     """Load every CSV file named (folders: their *.csv and *.csv.gz files), one transaction each."""
     files, results = discover_files(paths)
-    with load_lock(progress=progress), ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-read") as reader:
+    waiting = "another load is running: waiting for it to finish"
+    with (
+        session_lock(key=LOAD_LOCK_KEY, wait=True, on_busy=lambda: _say(progress, waiting)),
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-read") as reader,
+    ):
         # While one file is written to the database, the next one is read and parsed:
         # PostgreSQL and pyarrow/numpy then keep both cores busy.
         ahead = _start(files[0], full=full, reader=reader, progress=progress) if files else None
@@ -97,21 +98,6 @@ def discover_files(paths: Sequence[Path]) -> tuple[list[Path], list[FileResult]]
             missing.append(FileResult(path=path, mode="failed", error=f"{path}: no such file or folder"))
     # A file named twice (or also through its folder) is loaded once.
     return list(dict.fromkeys(path.resolve() for path in files)), missing
-
-
-@contextmanager
-def load_lock(*, progress: Progress | None) -> Iterator[None]:
-    """Session advisory lock for the whole load: a second load waits for the first."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOAD_LOCK_KEY])
-        if not cursor.fetchone()[0]:
-            _say(progress, "another load is running: waiting for it to finish")
-            cursor.execute("SELECT pg_advisory_lock(%s)", [LOAD_LOCK_KEY])
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [LOAD_LOCK_KEY])
 
 
 @dataclass
@@ -193,9 +179,9 @@ def _write(plan: LoadPlan, parsed: ParsedSource, *, result: FileResult, progress
 
 
 def _write_rows(cursor, *, kind: str, parsed: ParsedSource, progress) -> writes.WriteCounts:
-    if kind == SourceKind.POLLS:
+    if kind == IngestRun.Kind.POLLS:
         return poll_writes.write_polls(cursor, rows=parsed.rows, progress=progress)
-    if kind == SourceKind.HOURS:
+    if kind == IngestRun.Kind.HOURS:
         return writes.write_hours(cursor, rows=parsed.rows)
     return writes.write_timezones(cursor, rows=parsed.rows)
 

@@ -8,13 +8,13 @@ column, reason and raw text; the good rows come back as one pyarrow table. Pytho
 csv module is the reference for what a record is: a file with stray quotes (Joe"s), or
 one pyarrow will not read, is read by it instead, more slowly.
 
-Pure numpy/pandas/pyarrow: no Django here, so parsing is testable on its own.
+Pure numpy/pandas/pyarrow, no database: parsing is testable on its own. The kinds are
+IngestRun.Kind, the names the load's record keeps, so they are spelled once.
 """
 from __future__ import annotations
 
 import codecs
 import csv
-import enum
 import gzip
 import io
 import re
@@ -27,24 +27,19 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from monitoring.ingest.validate import RowProblems, validate_columns
-
-
-class SourceKind(enum.StrEnum):
-    POLLS = "polls"
-    HOURS = "hours"
-    TIMEZONES = "timezones"
+from monitoring.models import IngestRun
 
 
 # Canonical column -> the header names that mean it (matched after strip + lower case).
-_COLUMNS: dict[SourceKind, dict[str, tuple[str, ...]]] = {
-    SourceKind.POLLS: {"store_id": ("store_id",), "status": ("status",), "timestamp_utc": ("timestamp_utc",)},
-    SourceKind.HOURS: {
+_COLUMNS: dict[IngestRun.Kind, dict[str, tuple[str, ...]]] = {
+    IngestRun.Kind.POLLS: {"store_id": ("store_id",), "status": ("status",), "timestamp_utc": ("timestamp_utc",)},
+    IngestRun.Kind.HOURS: {
         "store_id": ("store_id",),
         "day": ("day", "dayofweek", "day_of_week"),
         "start_time_local": ("start_time_local",),
         "end_time_local": ("end_time_local",),
     },
-    SourceKind.TIMEZONES: {"store_id": ("store_id",), "timezone_str": ("timezone_str",)},
+    IngestRun.Kind.TIMEZONES: {"store_id": ("store_id",), "timezone_str": ("timezone_str",)},
 }
 _NEWLINE, _QUOTE, _COMMA, _CR = ord("\n"), ord('"'), ord(","), ord("\r")
 _FIELD_EDGES = np.array([_COMMA, _NEWLINE, _CR, _QUOTE], np.uint8)  # what may stand beside an RFC 4180 quote
@@ -67,7 +62,7 @@ class Rejection:
 
 @dataclass(frozen=True)
 class Header:
-    kind: SourceKind
+    kind: IngestRun.Kind
     names: tuple[str, ...]  # as written in the file
     columns: dict[str, int]  # canonical column -> position
     end: int  # byte offset just past the header line

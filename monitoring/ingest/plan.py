@@ -18,7 +18,6 @@ from monitoring.ingest.parse import (
     Header,
     ParsedSource,
     SourceError,
-    SourceKind,
     is_compressed,
     parse_header,
 )
@@ -76,7 +75,7 @@ def plan_load(*, path: Path, full: bool) -> LoadPlan:
         return plan
     if plan.size == last.bytes_loaded:
         return _skip(plan, last, touched=True)
-    if last.kind != SourceKind.POLLS:
+    if last.kind != IngestRun.Kind.POLLS:
         plan.hasher = hashlib.sha256()
         return plan
     plan.mode, plan.start, plan.first_line = "tail", last.bytes_loaded, last.lines_loaded + 1

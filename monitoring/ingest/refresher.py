@@ -19,11 +19,11 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 
 from monitoring.ingest.load import FileResult, ingest_paths
+from monitoring.ingest.locks import REFRESH_LOCK_KEY, session_lock
 from monitoring.ingest.summary import round_line
 
 logger = logging.getLogger(__name__)
 
-REFRESH_LOCK_KEY = 7_305_014_482_111_002
 _web_thread_guard = threading.Lock()
 _web_thread: threading.Thread | None = None
 
@@ -55,15 +55,10 @@ def refresh_round(*, data_dir: Path | None = None, full: bool = False) -> RoundO
     if not connection.in_atomic_block:  # (a caller's transaction, e.g. a test's, is left alone)
         close_old_connections()  # a connection the database dropped since the last round is replaced
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [REFRESH_LOCK_KEY])
-            if not cursor.fetchone()[0]:
+        with session_lock(key=REFRESH_LOCK_KEY, wait=False) as held:
+            if not held:
                 return RoundOutcome(busy=True)
-        try:
             results = ingest_paths(paths=[data_dir or settings.MONITORING_DATA_DIR], full=full)
-        finally:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [REFRESH_LOCK_KEY])
     except DatabaseError as error:
         # The database may be restarting: report it and try again next round.
         return RoundOutcome(error=f"database error: {error}".strip(), seconds=time.monotonic() - started)

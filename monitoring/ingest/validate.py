@@ -7,14 +7,14 @@ the distinct timezone names. Pure pandas/pyarrow: no Django.
 """
 from __future__ import annotations
 
-import zoneinfo
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from monitoring.engine.zones import is_timezone_name
 
 UTC_MICROS = pa.timestamp("us", tz="UTC")
 _TIME = r"^(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:\.(?P<f>\d{1,6}))?)?$"
@@ -103,6 +103,7 @@ def _hours(table: pa.Table, checks: _Checks) -> dict[str, pa.Array]:
 def _timezones(table: pa.Table, checks: _Checks) -> dict[str, pa.Array]:
     text = table.column("timezone_str").combine_chunks()
     names = pc.utf8_trim_whitespace(text)
+    # The engine's own check: a zone accepted here is one a report uses, never swapped for the default.
     valid = pa.array([name for name in pc.unique(names).to_pylist() if is_timezone_name(name)], pa.string())
     known = pc.is_in(names, value_set=valid)
     checks.flag(_numpy(pc.invert(known)), column="timezone_str", values=text, reason="unknown timezone name {value}")
@@ -149,18 +150,6 @@ def parse_local_times(text: pa.Array) -> pa.Array:
         pc.utf8_lpad(hour, 2, "0"), ":", minute, ":", second, ".", pc.utf8_rpad(fraction, 6, "0"), ""
     )
     return pc.if_else(pc.fill_null(valid, False), canonical, pa.scalar(None, pa.string()))
-
-
-@lru_cache(maxsize=4096)
-def is_timezone_name(name: str) -> bool:
-    """Valid exactly when zoneinfo (the engine's clock, SPEC 3) knows the zone."""
-    if not name:
-        return False
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        return False
-    return True
 
 
 def _shown(value: str) -> str:

@@ -57,7 +57,9 @@ def _admit(*, client: str) -> None:
     """Raise TriggerLimitReached when the client is over its limit.
 
     A lock per client, held until the new row commits, makes a burst of requests
-    count one after the other instead of all passing the same check.
+    count one after the other instead of all passing the same check. It is a
+    transaction-level lock, not ingest/locks.py's session lock: it must outlive this
+    function until the commit, and the commit releases it, so there is no block to scope.
     """
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"trigger:{client}"])

@@ -2,9 +2,10 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.utils import timezone
 
-from monitoring.access import api_token_create, api_token_rotate, trigger_allowed
+from monitoring.access import api_token_create, api_token_revoke, api_token_rotate, trigger_allowed
 from monitoring.models import ApiToken, Report
 
 pytestmark = pytest.mark.django_db
@@ -46,10 +47,24 @@ def test_a_tokens_last_use_is_written_at_most_once_a_minute(client, locked_down)
     assert ApiToken.objects.get(name="dashboard").last_used_at > first_use
 
 
-def test_a_revoked_token_is_refused(client, locked_down):
+def test_a_revoked_token_is_refused_at_once(client, locked_down):
     issued = api_token_create(name="dashboard")
-    ApiToken.objects.filter(name="dashboard").update(active=False)
+    assert api_token_revoke(name="dashboard")
     assert client.get("/get_report?report_id=x", HTTP_X_API_TOKEN=issued.secret).status_code == 401
+
+
+def test_revoking_an_unknown_name_says_so_and_leaves_the_other_tokens_working():
+    api_token_create(name="dashboard")
+    assert not api_token_revoke(name="billing")
+    assert ApiToken.objects.get(name="dashboard").active
+
+
+def test_rotating_a_revoked_token_lets_the_client_back_in_with_a_new_secret(client, locked_down):
+    old = api_token_create(name="dashboard")
+    api_token_revoke(name="dashboard")
+    new = api_token_rotate(name="dashboard")
+    assert client.get("/api/v1/reports", HTTP_AUTHORIZATION=f"Bearer {old.secret}").status_code == 401
+    assert client.get("/api/v1/reports", HTTP_AUTHORIZATION=f"Bearer {new.secret}").status_code != 401
 
 
 def test_rotating_a_token_kills_the_old_secret(client, locked_down):
@@ -99,3 +114,8 @@ def test_the_token_command_creates_rotates_and_revokes(capsys):
     assert first != second and len(second) >= 40
     call_command("api_token", "revoke", "billing")
     assert not ApiToken.objects.get(name="billing").active
+
+
+def test_the_token_command_refuses_to_revoke_a_token_that_does_not_exist():
+    with pytest.raises(CommandError, match="no token named 'billing'"):
+        call_command("api_token", "revoke", "billing")

@@ -8,7 +8,8 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from monitoring.ingest import poll_writes
-from monitoring.ingest.load import LOAD_LOCK_KEY, ingest_paths
+from monitoring.ingest.load import ingest_paths
+from monitoring.ingest.locks import LOAD_LOCK_KEY
 from monitoring.models import BusinessHours, IngestRun, RejectedRow, StatusPoll, Store
 from monitoring.tests.ingest_helpers import another_session
 

@@ -9,14 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from monitoring.engine.zones import is_timezone_name, resolve_zone_name
 from monitoring.ingest.parse import (
     SourceError,
-    SourceKind,
     parse_body,
     parse_header,
     read_bytes,
 )
-from monitoring.ingest.validate import is_timezone_name, parse_local_times, parse_utc
+from monitoring.ingest.validate import parse_local_times, parse_utc, validate_columns
+from monitoring.models import IngestRun
 
 DATA = Path(__file__).parent / "data"
 
@@ -34,23 +35,29 @@ def utc(*args) -> datetime:
 @pytest.mark.parametrize(
     ("line", "kind"),
     [
-        ("store_id,status,timestamp_utc", SourceKind.POLLS),
-        ("timestamp_utc,STATUS,Store_Id,extra", SourceKind.POLLS),
-        ("store_id,day,start_time_local,end_time_local", SourceKind.HOURS),
-        ("store_id,dayOfWeek,start_time_local,end_time_local", SourceKind.HOURS),
-        ("store_id,day_of_week,start_time_local,end_time_local", SourceKind.HOURS),
-        ("end_time_local,dayofweek,store_id,start_time_local", SourceKind.HOURS),
-        ("store_id,timezone_str", SourceKind.TIMEZONES),
-        (" timezone_str , store_id ", SourceKind.TIMEZONES),
+        ("store_id,status,timestamp_utc", IngestRun.Kind.POLLS),
+        ("timestamp_utc,STATUS,Store_Id,extra", IngestRun.Kind.POLLS),
+        ("store_id,day,start_time_local,end_time_local", IngestRun.Kind.HOURS),
+        ("store_id,dayOfWeek,start_time_local,end_time_local", IngestRun.Kind.HOURS),
+        ("store_id,day_of_week,start_time_local,end_time_local", IngestRun.Kind.HOURS),
+        ("end_time_local,dayofweek,store_id,start_time_local", IngestRun.Kind.HOURS),
+        ("store_id,timezone_str", IngestRun.Kind.TIMEZONES),
+        (" timezone_str , store_id ", IngestRun.Kind.TIMEZONES),
     ],
 )
 def test_it_recognises_each_kind_by_its_header_in_any_order_and_case(line, kind):
-    assert parse_header(f"{line}\n".encode(), path=Path("x.csv")).kind == kind
+    # `is`: the kind is the model's own choice, what the load's IngestRun row stores.
+    assert parse_header(f"{line}\n".encode(), path=Path("x.csv")).kind is kind
 
 
 def test_it_rejects_an_unknown_header_naming_the_file_and_line():
     with pytest.raises(SourceError, match=r"x\.csv: line 1: unknown header 'store_id,colour'"):
         parse_header(b"store_id,colour\n1,red\n", path=Path("x.csv"))
+
+
+def test_an_unknown_header_lists_the_columns_each_kind_expects_under_its_stored_name():
+    with pytest.raises(SourceError, match=r"expected the columns of polls: store_id, status, timestamp_utc; hours: "):
+        parse_header(b"store_id,colour\n", path=Path("x.csv"))
 
 
 def test_it_rejects_an_empty_file_naming_it():
@@ -152,7 +159,7 @@ def test_the_good_rows_of_a_file_with_bad_rows_keep_their_real_line_numbers():
 
 def test_hours_read_any_column_order_day_variant_crlf_and_time_format():
     header, parsed = parse_file(DATA / "hours_variants.csv")
-    assert header.kind == SourceKind.HOURS
+    assert header.kind == IngestRun.Kind.HOURS
     assert [(r["store_id"], r["weekday"], r["start_local"], r["end_local"], r["line"]) for r in parsed.rows.to_pylist()] == [
         ("h1", 0, "09:00:00.000000", "17:00:00.000000", 2),
         ("h1", 4, "18:30:00.000000", "02:00:00.000000", 3),
@@ -275,3 +282,10 @@ def test_the_forgiving_reading_still_rejects_bytes_that_are_not_utf8():
     parsed = parse_body(b'a",UTC\nb\xff,UTC\nc,UTC\n', header=header, first_line=2)
     assert [r["store_id"] for r in parsed.rows.to_pylist()] == ['a"', "c"]
     assert [(r.line, r.reason, r.raw) for r in parsed.rejections] == [(3, "undecodable bytes: the row is not UTF-8 text", "b\ufffd,UTC")]
+
+
+def test_ingestion_rejects_exactly_the_zone_names_reports_would_not_use():
+    names = ["America/Chicago", "Mars/Olympus_Mons", "Asia/Kolkata", "Not/AZone"]
+    table = pa.table({"store_id": ["s1", "s2", "s3", "s4"], "timezone_str": names})
+    rejected = [row for row, _, _ in validate_columns(table, kind="timezones").rejected]
+    assert rejected == [row for row, name in enumerate(names) if resolve_zone_name(name) != name] == [1, 3]

@@ -7,8 +7,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from monitoring.ingest import refresher
+from monitoring.ingest.locks import REFRESH_LOCK_KEY
 from monitoring.ingest.refresher import (
-    REFRESH_LOCK_KEY,
     refresh_round,
     run_refresher,
     start_web_refresher,

@@ -4,7 +4,7 @@ The secret is printed once; only its hash is stored.
 """
 from django.core.management.base import BaseCommand, CommandError
 
-from monitoring.access import api_token_create, api_token_rotate
+from monitoring.access import api_token_create, api_token_revoke, api_token_rotate
 from monitoring.models import ApiToken
 
 
@@ -31,6 +31,6 @@ class Command(BaseCommand):
                 raise CommandError(f"no token named {name!r}", returncode=2)
             self.stdout.write(api_token_rotate(name=name).secret)
         else:
-            if ApiToken.objects.filter(name=name).update(active=False) == 0:
+            if not api_token_revoke(name=name):
                 raise CommandError(f"no token named {name!r}", returncode=2)
             self.stdout.write(self.style.SUCCESS(f"revoked {name}"))
