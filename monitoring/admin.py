@@ -64,7 +64,7 @@ class IngestRunAdmin(ReadOnlyAdmin):
 class ReportAdmin(ReadOnlyAdmin):
     list_display = ["id", "state", "as_of", "now", "requested_at", "finished_at", "store_count"]
     list_filter = ["state"]
-    exclude = ["csv"]  # up to megabytes of text; download it from the report page
+    exclude = list(Report.BULKY_FIELDS)  # up to megabytes of text; download it from the report page
 
 
 @admin.register(ReportShard)

@@ -141,9 +141,15 @@ class Report(models.Model):
     requested_by = models.CharField(max_length=200, blank=True, default="")
     error = models.TextField(blank=True, default="")
     csv = models.TextField(blank=True, default="")
+    # SPEC 7's outage list, and the report page's outage figures per store (engine.OUTAGE_COUNT_COLUMNS).
+    outages_csv = models.TextField(blank=True, default="")
+    outage_counts_csv = models.TextField(blank=True, default="")
     # Where the time went: reading the database vs computing (summed over shards).
     read_seconds = models.FloatField(null=True, blank=True)
     compute_seconds = models.FloatField(null=True, blank=True)
+
+    # Up to megabytes each: lists and status answers leave them in the database until read.
+    BULKY_FIELDS = ("csv", "outages_csv", "outage_counts_csv")
 
     class Meta:
         ordering = ["-requested_at"]
@@ -178,6 +184,8 @@ class ReportShard(models.Model):
     store_count = models.PositiveIntegerField(default=0)
     poll_count = models.BigIntegerField(default=0)
     csv_rows = models.TextField(blank=True, default="")
+    outage_rows = models.TextField(blank=True, default="")
+    outage_count_rows = models.TextField(blank=True, default="")
     finished_at = models.DateTimeField(null=True, blank=True)
     # Workers that started it: a shard whose worker keeps dying fails its report.
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -196,7 +196,7 @@ _EMPTY = pd.DataFrame({column: pd.Series(dtype=str if column == "store_id" else 
 def report_for_page(*, report_id: UUID) -> Report | None:
     """The report without its CSV (a megabyte for 14,000 stores): the parsed
     frame is cached, so the text is fetched only when the cache misses."""
-    return Report.objects.defer("csv").filter(pk=report_id).first()
+    return Report.objects.defer(*Report.BULKY_FIELDS).filter(pk=report_id).first()
 
 
 def parse_report_csv(*, text: str) -> pd.DataFrame:

@@ -19,11 +19,13 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.utils import timezone
 
-from monitoring.engine import compute_report, report_to_csv
+from monitoring.engine import compute_rolling_report, outage_counts_to_csv, outages_to_csv, report_to_csv
 from monitoring.models import Report
 from monitoring.reports import reading
 from monitoring.reports.state import (
     CSV_HEADER,
+    OUTAGE_COUNTS_HEADER,
+    OUTAGES_HEADER,
     ReportLost,
     ShardResult,
     describe,
@@ -91,17 +93,24 @@ def _touch(*, report_id: uuid.UUID, runner: str, **fields) -> None:
 
 
 def shard_compute(*, bounds: reading.ShardBounds, now: datetime) -> ShardResult:
-    """Read one shard and run the engine on it: its CSV lines and counts."""
+    """Read one shard and run the engine on it: its CSV lines, outage lines and counts."""
     data = reading.read_shard(bounds=bounds, now=now)
     started = time.perf_counter()
-    frame = compute_report(stores=data.stores, hours=data.hours, polls=data.polls, now=now)
-    text = report_to_csv(frame)
-    if not text.startswith(CSV_HEADER):
-        raise ValueError(f"the engine's CSV starts with {text[:80]!r}, not the report header")
+    rolling = compute_rolling_report(stores=data.stores, hours=data.hours, polls=data.polls, now=now)
     return ShardResult(
-        csv_rows=text[len(CSV_HEADER):], store_count=len(frame), poll_count=len(data.polls),
+        csv_rows=_rows_under(CSV_HEADER, report_to_csv(rolling.figures)),
+        outage_rows=_rows_under(OUTAGES_HEADER, outages_to_csv(rolling.outages)),
+        outage_count_rows=_rows_under(OUTAGE_COUNTS_HEADER, outage_counts_to_csv(rolling.outage_counts)),
+        store_count=len(rolling.figures), poll_count=len(data.polls),
         read_seconds=data.read_seconds, compute_seconds=time.perf_counter() - started,
     )
+
+
+def _rows_under(header: str, text: str) -> str:
+    """The CSV's lines without its header, which the shards' joined rows get once."""
+    if not text.startswith(header):
+        raise ValueError(f"the engine's CSV starts with {text[:80]!r}, not {header.strip()!r}")
+    return text[len(header):]
 
 
 @contextmanager

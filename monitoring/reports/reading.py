@@ -72,18 +72,17 @@ class ShardInput:
 
 
 def report_now(*, as_of: datetime | None) -> datetime:
-    """The report's reference instant: the latest poll (at or before `as_of`).
+    """The report's reference instant (SPEC 4): `as_of` itself, or else the latest poll.
 
-    With no poll at all, `as_of` or the current time (every figure is then 0).
-    The max() walks the poll_timestamp index backwards: one row read.
+    With no poll at all, the current time (every figure is then 0). The max()
+    walks the poll_timestamp index backwards: one row read.
     """
+    if as_of is not None:
+        return as_of
     with connection.cursor() as cursor:
-        if as_of is None:
-            cursor.execute("SELECT max(timestamp) FROM monitoring_statuspoll")
-        else:
-            cursor.execute("SELECT max(timestamp) FROM monitoring_statuspoll WHERE timestamp <= %s", [as_of])
+        cursor.execute("SELECT max(timestamp) FROM monitoring_statuspoll")
         latest = cursor.fetchone()[0]
-    return latest or as_of or timezone.now()
+    return latest or timezone.now()
 
 
 def shard_ranges(*, size: int) -> list[ShardRange]:

@@ -77,9 +77,9 @@ def report_get(*, report_id: object, with_csv: bool = True) -> Report | None:
     except (ValueError, TypeError):
         return None
     found = Report.objects.filter(pk=key)
-    return (found if with_csv else found.defer("csv")).first()
+    return (found if with_csv else found.defer(*Report.BULKY_FIELDS)).first()
 
 
 def report_list(*, limit: int = 20) -> list[Report]:
     """The newest reports first, without their CSV (loaded only when read)."""
-    return list(Report.objects.defer("csv").order_by("-requested_at")[: max(limit, 0)])
+    return list(Report.objects.defer(*Report.BULKY_FIELDS).order_by("-requested_at")[: max(limit, 0)])

@@ -105,7 +105,8 @@ def _shard_finish(*, shard: ReportShard, result: state.ShardResult) -> None:
     """Write the shard's row; count it once; the last shard completes the report."""
     was_done = ReportShard.objects.select_for_update().values_list("done", flat=True).get(pk=shard.pk)
     ReportShard.objects.filter(pk=shard.pk).update(
-        done=True, csv_rows=result.csv_rows, store_count=result.store_count, poll_count=result.poll_count,
+        done=True, csv_rows=result.csv_rows, outage_rows=result.outage_rows,
+        outage_count_rows=result.outage_count_rows, store_count=result.store_count, poll_count=result.poll_count,
         read_seconds=result.read_seconds, compute_seconds=result.compute_seconds, finished_at=timezone.now(),
     )
     if was_done:
@@ -127,7 +128,7 @@ def _assemble(*, report_id: uuid.UUID) -> None:
     shards = ReportShard.objects.filter(report_id=report_id).order_by("index")
     results = [
         state.ShardResult(
-            csv_rows=s.csv_rows, store_count=s.store_count, poll_count=s.poll_count,
+            csv_rows=s.csv_rows, outage_rows=s.outage_rows, outage_count_rows=s.outage_count_rows, store_count=s.store_count, poll_count=s.poll_count,
             read_seconds=s.read_seconds, compute_seconds=s.compute_seconds,
         )
         for s in shards

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from django.db.models import F, Q
 from django.utils import timezone
 
-from monitoring.engine import REPORT_COLUMNS
+from monitoring.engine import OUTAGE_COLUMNS, OUTAGE_COUNT_COLUMNS, REPORT_COLUMNS
 from monitoring.models import Report
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 2
 DIED_TWICE = "runner died twice; gave up"
 CSV_HEADER = ",".join(REPORT_COLUMNS) + "\n"
+OUTAGES_HEADER = ",".join(OUTAGE_COLUMNS) + "\n"
+OUTAGE_COUNTS_HEADER = ",".join(OUTAGE_COUNT_COLUMNS) + "\n"
 FINISHED = (Report.State.COMPLETE, Report.State.FAILED)
 
 
@@ -40,6 +42,8 @@ class ReportLost(Exception):
 @dataclass(frozen=True)
 class ShardResult:
     csv_rows: str  # the shard's CSV lines, without the header
+    outage_rows: str  # its outage list's lines, without the header
+    outage_count_rows: str
     store_count: int
     poll_count: int
     read_seconds: float
@@ -102,6 +106,8 @@ def report_complete(*, report_id: uuid.UUID, now: datetime, results: list[ShardR
     return bool(
         held.update(
             state=Report.State.COMPLETE, now=now, csv=CSV_HEADER + "".join(r.csv_rows for r in results),
+            outages_csv=OUTAGES_HEADER + "".join(r.outage_rows for r in results),
+            outage_counts_csv=OUTAGE_COUNTS_HEADER + "".join(r.outage_count_rows for r in results),
             store_count=sum(r.store_count for r in results), poll_count=sum(r.poll_count for r in results),
             read_seconds=sum(r.read_seconds for r in results),
             compute_seconds=sum(r.compute_seconds for r in results),

@@ -74,10 +74,10 @@ class TestOverHttp:
         body = json.dumps({"as_of": "2023-01-25T11:30:00Z"}).encode()
         answer = call(f"{live_server.url}/trigger_report", method="POST", body=body, headers={"Content-Type": "application/json"})
         finished = wait_until_finished(live_server.url, json.loads(answer[2])["report_id"])
-        # now = the latest poll at or before 11:30: B's 11:00 inactive one (its 12:00 poll does not
-        # exist), so B is down all its open time: hour 60 min, day 24 h, week 7 x 24 = 168 h.
-        # A's Monday 23 Jan stays in the week [18 Jan 11:00, 25 Jan 11:00): 1.74 up, 1.26 down.
-        assert finished["now"] == "2023-01-25T11:00:00Z"
+        # now = 11:30 itself (SPEC 4); B's 12:00 poll does not exist, so its 11:00 inactive one
+        # holds: B is down all its open time: hour 60 min, day 24 h, week 7 x 24 = 168 h.
+        # A's Monday 23 Jan stays in the week [18 Jan 11:30, 25 Jan 11:30): 1.74 up, 1.26 down.
+        assert finished["now"] == "2023-01-25T11:30:00Z"
         assert finished["data"].splitlines()[1:] == [
             "A,0.00,0.00,1.74,0.00,0.00,1.26", "B,0.00,0.00,0.00,60.00,24.00,168.00", "c,0.00,0.00,0.00,0.00,0.00,0.00",
         ]

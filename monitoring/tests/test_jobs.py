@@ -49,7 +49,7 @@ def state_of(report: Report) -> str:
 @pytest.fixture
 def held_engine(monkeypatch):
     """The engine waits for `release` on its first call, to hold one report Running."""
-    from monitoring.engine import compute_report
+    from monitoring.engine import compute_rolling_report
 
     release, first_started = threading.Event(), threading.Event()
 
@@ -57,9 +57,9 @@ def held_engine(monkeypatch):
         if not first_started.is_set():
             first_started.set()
             assert release.wait(30), "the test never released the first report"
-        return compute_report(**frames)
+        return compute_rolling_report(**frames)
 
-    monkeypatch.setattr(build, "compute_report", engine)
+    monkeypatch.setattr(build, "compute_rolling_report", engine)
     return release, first_started
 
 
@@ -96,15 +96,15 @@ def test_waiting_reports_start_in_request_order(settings, held_engine):
 def test_two_runner_threads_build_two_reports_at_once(settings, monkeypatch):
     settings.REPORT_CONCURRENCY = 2
     make_small_data()
-    from monitoring.engine import compute_report
+    from monitoring.engine import compute_rolling_report
 
     both_inside = threading.Barrier(2, timeout=30)
 
     def engine(**frames):
         both_inside.wait()  # returns only when two reports compute at the same time
-        return compute_report(**frames)
+        return compute_rolling_report(**frames)
 
-    monkeypatch.setattr(build, "compute_report", engine)
+    monkeypatch.setattr(build, "compute_rolling_report", engine)
     pair = [service.report_create(), service.report_create()]
     assert [wait_for(r, Report.State.COMPLETE, Report.State.FAILED).state for r in pair] == ["Complete"] * 2
 

@@ -41,8 +41,8 @@ def test_it_writes_to_var_reports_by_default(settings, tmp_path):
 def test_as_of_without_an_offset_is_utc(tmp_path):
     make_small_data()
     run_report("--as-of", "2023-01-23T17:10", "--output", str(tmp_path / "r.csv"))
-    # The latest poll at or before 17:10 UTC is b's 17:00 poll.
-    assert "now 2023-01-23T17:00:00+00:00" in run_report("--as-of", "2023-01-23T17:10:00Z", "--output", str(tmp_path / "z.csv"))
+    # now is the instant asked for, read as UTC without an offset (SPEC 4).
+    assert "now 2023-01-23T17:10:00+00:00" in run_report("--as-of", "2023-01-23T17:10:00Z", "--output", str(tmp_path / "z.csv"))
     assert (tmp_path / "r.csv").read_text() == (tmp_path / "z.csv").read_text()
 
 
@@ -57,7 +57,7 @@ def test_a_failed_report_is_an_error_naming_the_cause(monkeypatch, tmp_path):
     def broken_engine(**frames):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr("monitoring.reports.build.compute_report", broken_engine)
+    monkeypatch.setattr("monitoring.reports.build.compute_rolling_report", broken_engine)
     with pytest.raises(CommandError, match="failed: RuntimeError: out of memory"):
         run_report("--output", str(tmp_path / "r.csv"))
     assert not (tmp_path / "r.csv").exists()

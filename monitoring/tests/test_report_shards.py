@@ -38,8 +38,12 @@ def dispatched() -> tuple[Report, list[tuple[str, int]]]:
     return report, sent
 
 
+def thread_runner_report() -> Report:
+    return build.report_build(report=service.report_create(build_here=True))
+
+
 def thread_runner_csv() -> str:
-    return build.report_build(report=service.report_create(build_here=True)).csv
+    return thread_runner_report().csv
 
 
 def test_dispatched_shards_run_by_hand_complete_the_report_as_the_thread_runner_does(data):
@@ -51,7 +55,9 @@ def test_dispatched_shards_run_by_hand_complete_the_report_as_the_thread_runner_
     assert (report.state, report.shards_done, report.shards_total, report.store_count) == (
         Report.State.COMPLETE, SHARDS, SHARDS, 8,
     )
-    assert report.csv == thread_runner_csv()
+    built_here = thread_runner_report()
+    assert report.csv == built_here.csv
+    assert (report.outages_csv, report.outage_counts_csv) == (built_here.outages_csv, built_here.outage_counts_csv)
     assert report.csv.startswith(EXPECTED_CSV)
 
 

@@ -66,6 +66,24 @@ def test_a_built_report_is_complete_with_the_hand_computed_csv():
     assert report.attempts == 1 and report.error == ""
 
 
+def test_a_built_report_keeps_its_hand_computed_outage_list():
+    make_small_data()
+    report = build_here()
+    # now 17:30. a: down from the midpoint 15:44:30 to closing at 17:00 = 75.5 min, over.
+    # b (open 24/7): down from the midpoint 17:15 to now = 15 min, still going on.
+    assert report.outages_csv == (
+        "store_id,start_utc,end_utc,minutes,ongoing\n"
+        "a,2023-01-23T15:44:30Z,2023-01-23T17:00:00Z,75.50,false\n"
+        "b,2023-01-23T17:15:00Z,2023-01-23T17:30:00Z,15.00,true\n"
+    )
+    # Both outages lie in the last day [Sun 17:30, Mon 17:30); c has none, so no row.
+    assert report.outage_counts_csv == (
+        "store_id,outages_last_day,outages_last_week,longest_outage_minutes\n"
+        "a,1,1,75.50\n"
+        "b,1,1,15.00\n"
+    )
+
+
 def test_the_report_csv_is_the_engines_csv_on_the_same_data():
     make_small_data()
     make_stores(30)
@@ -101,7 +119,7 @@ def test_a_report_fails_with_the_engines_error_and_is_not_left_running(monkeypat
     def broken_engine(**frames):
         raise ValueError("hours: weekday 9 is not 0-6")
 
-    monkeypatch.setattr(build, "compute_report", broken_engine)
+    monkeypatch.setattr(build, "compute_rolling_report", broken_engine)
     report = build_here()
     assert report.state == Report.State.FAILED
     assert report.error == "ValueError: hours: weekday 9 is not 0-6"
@@ -142,13 +160,13 @@ def test_a_report_that_loses_its_database_connection_on_every_run_fails_saying_s
 def test_a_report_as_of_an_earlier_instant_ignores_later_polls():
     make_small_data()
     report = build_here(as_of=at(17, 10))
-    # now = the latest poll at or before 17:10: b's 17:00 poll; b's 17:30 poll does not exist.
-    # a, hour [16:00, 17:00): open 16:00-17:00 UTC, after the 15:44:30 midpoint: 60 min down.
+    # now = 17:10 itself (SPEC 4); b's 17:30 poll does not exist.
+    # a, hour [16:10, 17:10): open 16:10-17:00 UTC = 50 min, after the 15:44:30 midpoint: 50 min down.
     #    Day and week: Monday's 14:00-17:00 as before, 1.74 up and 1.26 down.
-    # b: one observation (active) covers everything: 60 min, 24 h and 168 h up.
-    assert report.now == at(17, 0)
+    # b: one observation (17:00, active) covers everything: 60 min, 24 h and 168 h up.
+    assert report.now == at(17, 10)
     assert report.csv.splitlines()[1:] == [
-        "a,0.00,1.74,1.74,60.00,1.26,1.26",
+        "a,0.00,1.74,1.74,50.00,1.26,1.26",
         "b,60.00,24.00,168.00,0.00,0.00,0.00",
         "c,0.00,0.00,0.00,0.00,0.00,0.00",
     ]
