@@ -7,6 +7,7 @@ method; SPEC sections 2-5 are the contract.
 from .constants import DEFAULT_TIMEZONE, LOOKBACK, OUTAGE_COLUMNS, OUTAGE_COUNT_COLUMNS, REPORT_COLUMNS
 from .csv_export import outage_counts_to_csv, outages_to_csv, report_to_csv
 from .report import RollingReport, compute_report, compute_rolling_report
+from .status_now import STATUS_COLUMNS, status_now
 from .timeline import StoreTimeline, store_timeline
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "OUTAGE_COLUMNS",
     "OUTAGE_COUNT_COLUMNS",
     "REPORT_COLUMNS",
+    "STATUS_COLUMNS",
     "RollingReport",
     "StoreTimeline",
     "compute_report",
@@ -22,5 +24,6 @@ __all__ = [
     "outage_counts_to_csv",
     "outages_to_csv",
     "report_to_csv",
+    "status_now",
     "store_timeline",
 ]

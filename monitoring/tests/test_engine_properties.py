@@ -14,10 +14,13 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitoring.engine import REPORT_COLUMNS, compute_report, compute_rolling_report
+from monitoring.engine import REPORT_COLUMNS, compute_report, compute_rolling_report, status_now
 from monitoring.tests.reference_engine import (
+    as_utc,
     microseconds,
+    observations_in,
     open_intervals,
+    outage_parts,
     reference_outages,
     reference_report,
     zone_or_default,
@@ -194,3 +197,29 @@ def test_the_outage_minutes_of_a_store_add_up_to_its_week_downtime(data):
         # Each outage's minutes are rounded on their own (0.005 each at most), the hours once.
         outages = int((rolling.outages["store_id"] == store_id).sum())
         assert abs(minutes.get(store_id, 0.0) / 60 - down_hours) <= 0.005 + outages * 0.005 / 60 + 1e-9
+
+
+@SETTINGS
+@given(datasets())
+def test_status_now_is_the_last_observation_of_a_store_open_at_now(data):
+    now = data["now"].to_pydatetime()
+    at_now = microseconds(now)
+    found = status_now(**data).set_index("store_id")
+    for store in data["stores"].itertuples():
+        rows = [r for r in data["hours"].itertuples() if r.store == store.store]
+        polls = [(as_utc(r.ts), bool(r.active)) for r in data["polls"].itertuples() if r.store == store.store]
+        intervals = open_intervals(zone_or_default(store.timezone), rows, now)
+        observations = observations_in(intervals, polls, now)
+        row = found.loc[str(store.store_id)]
+        if not any(start <= at_now < end for start, end in intervals):
+            assert (row.state, row.down_since_ns) == ("closed", -1)
+        elif not observations:
+            assert (row.state, row.down_since_ns) == ("unknown", -1)
+        elif observations[-1][1]:
+            assert (row.state, row.down_since_ns) == ("up", -1)
+        else:
+            # Down since the start of its ongoing outage over the whole lookback (or since now).
+            window = (microseconds(now - timedelta(days=14)), at_now)
+            ongoing = [start for start, _, going in outage_parts(intervals, observations, window) if going]
+            since_us = ongoing[0] if ongoing else at_now
+            assert row.state == "down" and Fraction(int(row.down_since_ns), 1_000) == since_us

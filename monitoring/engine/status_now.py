@@ -1,0 +1,43 @@
+"""Status now (SPEC 9): each store closed, up, down or unknown at `now`, and since when it is down."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from .report import store_status
+from .stores import store_table
+from .timebase import Span
+
+CLOSED, UP, DOWN, UNKNOWN = "closed", "up", "down", "unknown"
+STATUS_COLUMNS = ["store_id", "state", "down_since_ns"]
+
+
+def status_now(*, stores: pd.DataFrame, hours: pd.DataFrame, polls: pd.DataFrame, now: datetime | pd.Timestamp) -> pd.DataFrame:
+    """One row per store, sorted by store_id (code points): its state at `now`, and for a
+    down store the start of its ongoing outage (UTC ns; -1 otherwise).
+
+    The outage may reach back to the lookback's start (14 days): an older start is not seen.
+    """
+    table = store_table(stores)
+    span = Span.ending_at(now)
+    status = store_status(stores=table, hours=hours, polls=polls, span=span)
+    lanes = np.arange(len(table), dtype=np.int64)
+    keys = lanes * span.lane + span.now_tick
+    open_now = status.open_time.contains(keys)
+    observed = np.zeros(len(table), dtype=bool)
+    observed[status.segments.observed_lanes] = True
+    # The status at now: the segment reaching it (only observed lanes have one).
+    segment = np.searchsorted(status.segments.starts, keys, side="right") - 1
+    active = np.append(status.segments.active, True)[np.where(observed, segment, -1)]
+    down = open_now & observed & ~active
+    # A store down since before now has an ongoing outage part; one that opened exactly at
+    # now, down, has an empty part: it is down since now.
+    ongoing = status.outages(first_us=span.origin_us, last_us=span.now_us)
+    ongoing = ongoing.take(ongoing.ongoing)
+    since = np.where(down, span.instants_ns(np.array([span.now_tick]))[0], -1)
+    since[ongoing.lanes] = span.instants_ns(ongoing.starts)
+    state = np.select([~open_now, ~observed, down], [CLOSED, UNKNOWN, DOWN], default=UP)
+    order = table.report_order()
+    return pd.DataFrame({"store_id": table.ids[order], "state": state[order], "down_since_ns": since[order]})
