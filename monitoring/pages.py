@@ -24,11 +24,14 @@ import numpy as np
 import pandas as pd
 
 from monitoring import svg_chart
-from monitoring.engine import REPORT_COLUMNS, StoreTimeline, store_timeline
+from monitoring.engine import OUTAGE_COUNT_COLUMNS, REPORT_COLUMNS, StoreTimeline, store_timeline
 from monitoring.models import Report
 from monitoring.reports import reading
 
 NUMBER_COLUMNS = REPORT_COLUMNS[1:]
+COUNT_COLUMNS = OUTAGE_COUNT_COLUMNS[1:]
+# The report table: the SPEC 5 figures, then each store's outages (from the outage list).
+TABLE_COLUMNS = REPORT_COLUMNS + COUNT_COLUMNS
 COLUMN_LABELS = {
     "store_id": "Store",
     "uptime_last_hour": "Last hour (min)",
@@ -37,6 +40,12 @@ COLUMN_LABELS = {
     "downtime_last_hour": "Last hour (min)",
     "downtime_last_day": "Last day (h)",
     "downtime_last_week": "Last week (h)",
+    "outages_last_day": "Last day",
+    "outages_last_week": "Last week",
+    "longest_outage_minutes": "Longest (min)",
+}
+COLUMN_GROUPS = {column: column.split("_")[0].capitalize() for column in NUMBER_COLUMNS} | {
+    column: "Outages" for column in COUNT_COLUMNS
 }
 PAGE_SIZES = (50, 100, 500)
 # Quick filters of the report table: name -> (label, column that must be > 0).
@@ -63,7 +72,7 @@ class TableQuery:
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> TableQuery:
         sort = params.get("sort", "store_id")
-        sort = sort if sort in REPORT_COLUMNS else "store_id"
+        sort = sort if sort in TABLE_COLUMNS else "store_id"
         default_order = "asc" if sort == "store_id" else "desc"
         order = params.get("order", default_order)
         return cls(
@@ -127,11 +136,11 @@ class TablePage:
             {
                 "column": column,
                 "label": COLUMN_LABELS[column],
-                "group": column.split("_")[0].capitalize() if column != "store_id" else "",
+                "group": COLUMN_GROUPS.get(column, ""),
                 "href": self.query.sort_link(column),
                 "aria_sort": aria[self.query.order] if column == self.query.sort else "none",
             }
-            for column in REPORT_COLUMNS
+            for column in TABLE_COLUMNS
         ]
 
     @property
@@ -154,6 +163,7 @@ class ReportSummary:
     downtime_week_hours: float
     uptime_week_hours: float
     worst: list[dict] = field(default_factory=list)
+    most_outages: list[dict] = field(default_factory=list)
 
     @property
     def uptime_share(self) -> float | None:
@@ -164,7 +174,8 @@ class ReportSummary:
 
 @dataclass(frozen=True)
 class ParsedReport:
-    frame: pd.DataFrame  # REPORT_COLUMNS, in store_id order
+    frame: pd.DataFrame  # TABLE_COLUMNS, in store_id order
+    outages: pd.DataFrame  # the outage list: store_id, start, end (UTC), minutes, ongoing
     summary: ReportSummary
 
 
@@ -180,8 +191,7 @@ class _ParsedCache:
             if key in self._reports:
                 self._reports.move_to_end(key)
                 return self._reports[key]
-        frame = parse_report_csv(text=report.csv)
-        parsed = ParsedReport(frame=frame, summary=report_summary(frame=frame))
+        parsed = _parse(report)
         with self._lock:
             self._reports[key] = parsed
             while len(self._reports) > self._size:
@@ -190,7 +200,11 @@ class _ParsedCache:
 
 
 _parsed = _ParsedCache(size=4)
-_EMPTY = pd.DataFrame({column: pd.Series(dtype=str if column == "store_id" else "float64") for column in REPORT_COLUMNS})
+_EMPTY = pd.DataFrame({column: pd.Series(dtype=str if column == "store_id" else "float64") for column in TABLE_COLUMNS})
+_NO_OUTAGES = pd.DataFrame({
+    "store_id": pd.Series(dtype=str), "start": pd.Series(dtype="datetime64[ns, UTC]"),
+    "end": pd.Series(dtype="datetime64[ns, UTC]"), "minutes": pd.Series(dtype="float64"), "ongoing": pd.Series(dtype=bool),
+})
 
 
 def report_for_page(*, report_id: UUID) -> Report | None:
@@ -200,27 +214,62 @@ def report_for_page(*, report_id: UUID) -> Report | None:
 
 
 def parse_report_csv(*, text: str) -> pd.DataFrame:
-    # store_id stays text exactly as written (SPEC 1): no number or NA guessing.
-    frame = pd.read_csv(io.StringIO(text), dtype={"store_id": str}, keep_default_na=False)
-    # The CSV guards ids a spreadsheet would run as formulas with a leading
-    # apostrophe (engine.csv_export); the pages show and link the id itself.
-    guarded = frame["store_id"].str.startswith("'")
-    frame.loc[guarded, "store_id"] = frame.loc[guarded, "store_id"].str[1:]
+    frame = _read_csv(text)
     frame = frame[REPORT_COLUMNS].astype({column: "float64" for column in NUMBER_COLUMNS})
     # Already in code-point order but for un-guarded ids; _ordered relies on it.
     return frame.sort_values("store_id", kind="stable", ignore_index=True)
 
 
+def parse_outages_csv(*, text: str) -> pd.DataFrame:
+    """The SPEC 7 outage list, instants as UTC timestamps, in store_id then start order."""
+    if not text:
+        return _NO_OUTAGES  # a report finished before outage lists were kept
+    frame = _read_csv(text)
+    outages = pd.DataFrame({
+        "store_id": frame["store_id"].astype(str),
+        "start": pd.to_datetime(frame["start_utc"], utc=True),
+        "end": pd.to_datetime(frame["end_utc"], utc=True),
+        "minutes": frame["minutes"].astype("float64"),
+        "ongoing": frame["ongoing"].astype(str) == "true",
+    })
+    return outages.sort_values(["store_id", "start"], kind="stable", ignore_index=True)
+
+
+def _read_csv(text: str) -> pd.DataFrame:
+    # store_id stays text exactly as written (SPEC 1): no number or NA guessing.
+    frame = pd.read_csv(io.StringIO(text), dtype={"store_id": str}, keep_default_na=False)
+    # The CSVs guard ids a spreadsheet would run as formulas with a leading
+    # apostrophe (engine.csv_export); the pages show and link the id itself.
+    guarded = frame["store_id"].str.startswith("'")
+    frame.loc[guarded, "store_id"] = frame.loc[guarded, "store_id"].str[1:]
+    return frame
+
+
+def _parse(report: Report) -> ParsedReport:
+    """The report's rows with each store's outage counts (0 without outages), and its outage list."""
+    frame = parse_report_csv(text=report.csv)
+    if report.outage_counts_csv:
+        counts = _read_csv(report.outage_counts_csv).set_index("store_id")
+        for column in COUNT_COLUMNS:
+            frame[column] = frame["store_id"].map(counts[column]).fillna(0).astype("float64").to_numpy()
+    else:
+        for column in COUNT_COLUMNS:
+            frame[column] = 0.0
+    return ParsedReport(frame=frame, outages=parse_outages_csv(text=report.outages_csv), summary=report_summary(frame=frame))
+
+
 def parsed_report(*, report: Report) -> ParsedReport:
     """A Complete report's rows and summary (an unfinished report has none)."""
     if report.state != Report.State.COMPLETE:
-        return ParsedReport(frame=_EMPTY, summary=report_summary(frame=_EMPTY))
+        return ParsedReport(frame=_EMPTY, outages=_NO_OUTAGES, summary=report_summary(frame=_EMPTY))
     return _parsed.get(report)
 
 
 def report_summary(*, frame: pd.DataFrame) -> ReportSummary:
     down = frame[frame["downtime_last_week"] > 0]
     worst = _ordered(down, column="downtime_last_week", ascending=False).head(WORST_STORES)
+    interrupted = frame[frame["outages_last_week"] > 0]
+    most_outages = _ordered(interrupted, column="outages_last_week", ascending=False).head(WORST_STORES)
     return ReportSummary(
         store_count=len(frame),
         down_last_week=len(down),
@@ -228,6 +277,7 @@ def report_summary(*, frame: pd.DataFrame) -> ReportSummary:
         downtime_week_hours=float(frame["downtime_last_week"].sum()),
         uptime_week_hours=float(frame["uptime_last_week"].sum()),
         worst=worst.to_dict("records"),
+        most_outages=most_outages.to_dict("records"),
     )
 
 
@@ -265,11 +315,18 @@ WEEK = timedelta(days=7)
 
 @dataclass(frozen=True)
 class Outage:
+    """One row of the report's outage list, with the store's wall-clock times."""
+
     start: datetime
     end: datetime
-    duration: timedelta
+    minutes: float
+    ongoing: bool
     start_local: datetime  # naive, the store's wall clock
     end_local: datetime
+
+    @property
+    def duration(self) -> timedelta:
+        return timedelta(minutes=self.minutes)
 
 
 @dataclass(frozen=True)
@@ -316,7 +373,8 @@ def store_detail(*, report: Report, store_id: str) -> StoreDetail | None:
     """
     if report.state != Report.State.COMPLETE or report.now is None:
         return None
-    figures = report_row(frame=parsed_report(report=report).frame, store_id=store_id)
+    parsed = parsed_report(report=report)
+    figures = report_row(frame=parsed.frame, store_id=store_id)
     if figures is None:
         return None
     data = reading.read_shard(now=report.now, store_id=store_id)
@@ -332,8 +390,15 @@ def store_detail(*, report: Report, store_id: str) -> StoreDetail | None:
     polls = data.polls.sort_values("ts", kind="stable")
     polls = pd.DataFrame({"ts": pd.to_datetime(polls["ts"], utc=True), "active": polls["active"]})
     return _store_detail(
-        store=given, hours=_open_hours(data.hours), figures=figures, timeline=timeline, polls=polls, now=report.now
+        store=given, hours=_open_hours(data.hours), figures=figures, timeline=timeline, polls=polls, now=report.now,
+        outages=store_outages(parsed=parsed, store_id=store_id),
     )
+
+
+def store_outages(*, parsed: ParsedReport, store_id: str) -> pd.DataFrame:
+    """The report's outage list rows of one store: what the store page lists."""
+    outages = parsed.outages
+    return outages[outages["store_id"] == store_id]
 
 
 def _open_hours(hours: pd.DataFrame) -> list[OpenHours]:
@@ -351,7 +416,7 @@ def _clock(microseconds: int) -> time:
 
 def _store_detail(
     *, store: StoreGiven, hours: list[OpenHours], figures: dict, timeline: StoreTimeline, polls: pd.DataFrame,
-    now: datetime,
+    now: datetime, outages: pd.DataFrame,
 ) -> StoreDetail:
     zone = ZoneInfo(timeline.timezone)
     start, end = timeline.start.to_pydatetime(), timeline.end.to_pydatetime()
@@ -364,13 +429,14 @@ def _store_detail(
         segments=[(s.to_pydatetime(), e.to_pydatetime(), bool(a)) for s, e, a in timeline.segments.itertuples(index=False)],
         polls=chart_polls,
     )
-    outages = [
-        Outage(start=s.to_pydatetime(), end=e.to_pydatetime(), duration=d.to_pytimedelta(), start_local=_wall(s, zone), end_local=_wall(e, zone))
-        for s, e, d in timeline.outages[["start", "end", "duration"]].itertuples(index=False)
+    listed = [
+        Outage(start=s.to_pydatetime(), end=e.to_pydatetime(), minutes=float(m), ongoing=bool(o),
+               start_local=_wall(s, zone), end_local=_wall(e, zone))
+        for s, e, m, o in outages[["start", "end", "minutes", "ongoing"]].itertuples(index=False)
     ]
     return StoreDetail(
         store=store, zone=timeline.timezone, hours=hours, figures=figures, timeline=timeline, chart=chart,
-        outages=outages, week_polls=len(chart_polls), week_observations=sum(poll.used for poll in chart_polls),
+        outages=listed, week_polls=len(chart_polls), week_observations=sum(poll.used for poll in chart_polls),
     )
 
 

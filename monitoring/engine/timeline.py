@@ -14,7 +14,7 @@ import pandas as pd
 
 from .report import StoreStatus, store_status
 from .stores import StoreTable
-from .timebase import Span, instant_microseconds
+from .timebase import TICKS_PER_MICROSECOND, Span, instant_microseconds
 from .zones import resolve_zone_name
 
 _ONLY_STORE = 0
@@ -28,8 +28,8 @@ class StoreTimeline:
     observations: ts, active (the polls the report used)
     segments: start, end, active (interpolated status on open time; touching
         pieces of equal status are joined)
-    outages: start, end, duration (the inactive segments: maximal runs of
-        down time; a closed period between two of them separates them)
+    outages: start, end, duration, ongoing (SPEC 7's outage parts in [start, end),
+        from the same function as a report's outage list)
     """
 
     store_id: str
@@ -79,7 +79,10 @@ def store_timeline(
     first = int(np.clip(span.tick_of(instant_microseconds(start)), 0, span.now_tick))
     last = int(np.clip(span.tick_of(instant_microseconds(end)), first, span.now_tick))
     segments = _segments(status, first, last)
-    outages = segments[~segments["active"]].reset_index(drop=True)
+    parts = status.outages(first_us=span.origin_us + first // TICKS_PER_MICROSECOND, last_us=span.origin_us + last // TICKS_PER_MICROSECOND)
+    outages = pd.DataFrame({
+        "start": _timestamps(span, parts.starts), "end": _timestamps(span, parts.ends), "ongoing": parts.ongoing,
+    })
     return StoreTimeline(
         store_id=store_id,
         timezone=zone,

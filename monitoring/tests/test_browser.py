@@ -233,7 +233,8 @@ def test_the_store_page_draws_the_polls_hours_and_timeline_the_report_counted(re
     outages = page.locator("#outages tbody tr")
     assert outages.count() == 1
     assert outages.first.locator("td").all_inner_texts() == [
-        "Mon 2023-01-23 10:44:30", "Mon 2023-01-23 12:00:00", "1:15:30", "2023-01-23 15:44:30", "2023-01-23 17:00:00",
+        "Mon 2023-01-23 10:44:30", "Mon 2023-01-23 12:00:00", "1:15:30", "75.50", "2023-01-23 15:44:30",
+        "2023-01-23 17:00:00",
     ]
     figures = page.locator("#store-figures tbody tr").last.locator("td").all_inner_texts()
     assert figures == ["1.74 h", "1.26 h"]

@@ -290,9 +290,9 @@ def test_the_store_page_shows_hours_as_given_and_the_report_figures(client, repo
 
 def test_the_store_page_lists_the_outage_in_local_time_and_utc(client, report):
     response = client.get(reverse("report-store", args=[report.id, "A"]))
-    # One outage: 10:44:30-12:00 EST = 15:44:30-17:00 UTC, 1 h 15 min 30 s (ui_data).
+    # One outage: 10:44:30-12:00 EST = 15:44:30-17:00 UTC, 1 h 15 min 30 s = 75.50 min (ui_data).
     assert len(response.context["detail"].outages) == 1
-    row = "Mon 2023-01-23 10:44:30 Mon 2023-01-23 12:00:00 1:15:30 2023-01-23 15:44:30 2023-01-23 17:00:00"
+    row = "Mon 2023-01-23 10:44:30 Mon 2023-01-23 12:00:00 1:15:30 75.50 2023-01-23 15:44:30 2023-01-23 17:00:00"
     assert row in body_text(response)
 
 
@@ -341,3 +341,27 @@ def test_the_data_page_shows_the_last_load_of_each_file_and_its_rejected_rows(cl
     assert response.context["loads"].runs == [new]
     text = body_text(response)
     assert "unknown status 'maybe'" in text and "old news" not in text
+
+
+def test_the_store_pages_outages_are_the_reports_outage_rows_and_the_timelines(client, report):
+    # B (ui_data): down from the week's start to the midpoint 11:30, 7 d - 30 min = 10050 min,
+    # then up: one outage in the report's list, the same one the timeline computes.
+    detail = client.get(reverse("report-store", args=[report.id, "B"])).context["detail"]
+    assert [(o.start.isoformat(), o.end.isoformat(), o.minutes, o.ongoing) for o in detail.outages] == [
+        ("2023-01-18T12:00:00+00:00", "2023-01-25T11:30:00+00:00", 10050.0, False)
+    ]
+    listed = "B,2023-01-18T12:00:00Z,2023-01-25T11:30:00Z,10050.00,false"
+    assert listed in report.outages_csv.splitlines()
+    timeline = detail.timeline.outages
+    assert [(s.isoformat(), e.isoformat(), bool(g)) for s, e, g in timeline[["start", "end", "ongoing"]].itertuples(index=False)] == [
+        ("2023-01-18T12:00:00+00:00", "2023-01-25T11:30:00+00:00", False)
+    ]
+
+
+def test_the_report_table_sorts_by_the_outage_columns_and_the_summary_names_the_most_interrupted(client, report):
+    # A and B have one outage each in the week (75.50 and 10050 min); c has none.
+    response = client.get(reverse("report", args=[report.id]) + "?sort=longest_outage_minutes&order=desc")
+    assert [row["store_id"] for row in response.context["table"].rows] == ["B", "A", "c"]
+    assert [row["outages_last_week"] for row in response.context["table"].rows] == [1, 1, 0]
+    # Ties (one outage each) stay in store_id order.
+    assert [row["store_id"] for row in response.context["summary"].most_outages] == ["A", "B"]

@@ -1,0 +1,43 @@
+"""Status now (SPEC 9): every store's state at the database's now (the latest poll).
+
+One read of all stores (the shard reader with no bounds) and one engine pass: no
+query per store. The answer only changes when data is loaded, so the last one is
+kept per process, keyed by the latest poll and the latest load.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+
+from monitoring.engine import status_now
+from monitoring.models import IngestRun
+from monitoring.reports import reading
+
+
+@dataclass(frozen=True)
+class FleetStatus:
+    now: datetime
+    stores: pd.DataFrame  # engine.STATUS_COLUMNS, in store_id order
+
+
+_lock = threading.Lock()
+_last: tuple[tuple, FleetStatus] | None = None
+
+
+def fleet_status() -> FleetStatus:
+    """Every store's state now; computed once per new poll or load."""
+    global _last
+    now = reading.report_now(as_of=None)
+    key = (now, IngestRun.objects.order_by("-pk").values_list("pk", flat=True).first())
+    with _lock:
+        if _last is not None and _last[0] == key:
+            return _last[1]
+    data = reading.read_shard(now=now)
+    frame = status_now(stores=data.stores, hours=data.hours, polls=data.polls, now=now)
+    computed = FleetStatus(now=now, stores=frame)
+    with _lock:
+        _last = (key, computed)
+    return computed
