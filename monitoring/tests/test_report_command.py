@@ -30,6 +30,18 @@ def test_it_writes_the_report_csv_to_the_file_named_and_says_where_and_how_long(
     assert "Timings: read " in said and " compute " in said and " total " in said
 
 
+def test_it_writes_the_outage_list_as_of_an_instant_when_asked(tmp_path):
+    make_small_data()
+    said = run_report("--as-of", "2023-01-23T17:20:00Z", "--output", str(tmp_path / "r.csv"), "--outages", str(tmp_path / "o.csv"))
+    # now 17:20 (report_cases): a down 15:44:30-17:00 (closed at 17:00) = 75.5 min; b's 17:30
+    # poll does not exist, its 17:00 active poll holds: no outage.
+    assert (tmp_path / "o.csv").read_text() == (
+        "store_id,start_utc,end_utc,minutes,ongoing\n"
+        "a,2023-01-23T15:44:30Z,2023-01-23T17:00:00Z,75.50,false\n"
+    )
+    assert f"Outage list written to {tmp_path / 'o.csv'}" in said
+
+
 def test_it_writes_to_var_reports_by_default(settings, tmp_path):
     settings.BASE_DIR = tmp_path
     make_small_data()

@@ -1,4 +1,4 @@
-"""Build a report now, in this process, and write its CSV to a file.
+"""Build a report now, in this process, and write its CSV (and its outage list) to files.
 
 The same code as a triggered report, run synchronously (a Report row is kept
 too, so the report also shows in the app): for scripts and cron jobs, for
@@ -33,18 +33,24 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--as-of", type=iso_instant, help="report as of this instant (default: the latest poll)")
         parser.add_argument("--output", type=Path, help="CSV file to write (default: var/reports/<report id>.csv)")
+        parser.add_argument("--outages", type=Path, help="also write the report's outage list (SPEC 7) to this CSV file")
 
-    def handle(self, *args, as_of: datetime | None, output: Path | None, **options) -> None:
+    def handle(self, *args, as_of: datetime | None, output: Path | None, outages: Path | None, **options) -> None:
         report = report_build(report=report_create(as_of=as_of, requested_by="manage.py report", build_here=True))
         if report.state != Report.State.COMPLETE:
             raise CommandError(f"report {report.id} failed: {report.error}")
         path = output or settings.BASE_DIR / "var" / "reports" / f"{report.id}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(report.csv, encoding="utf-8", newline="")
+        if outages is not None:
+            outages.parent.mkdir(parents=True, exist_ok=True)
+            outages.write_text(report.outages_csv, encoding="utf-8", newline="")
         self.stdout.write(self.style.SUCCESS(
             f"Report {report.id}: {report.store_count} stores, {report.poll_count} polls, now {report.now.isoformat()}"
         ))
         self.stdout.write(f"CSV written to {path}")
+        if outages is not None:
+            self.stdout.write(f"Outage list written to {outages}")
         self.stdout.write(
             f"Timings: read {report.read_seconds:.2f} s, compute {report.compute_seconds:.2f} s, "
             f"total {report.duration_seconds:.2f} s"
