@@ -45,6 +45,7 @@ from monitoring.api_schemas import (
 from monitoring.ingest.overview import data_overview
 from monitoring.middleware import API_PREFIXES
 from monitoring.models import Report
+from monitoring.reports.requests import ReportRequest
 from monitoring.reports.service import (
     TriggerLimitReached,
     report_create,
@@ -287,7 +288,7 @@ def trigger_report(
 ) -> Any:
     moment = _parse_as_of(_text_field(request, "as_of", as_of))
     try:
-        report = report_create(as_of=moment, requested_by=client_identity(request))
+        report = report_create(request=ReportRequest(as_of=moment), requested_by=client_identity(request))
     except TriggerLimitReached as refused:
         raise ApiError(429, str(refused), {"Retry-After": str(refused.retry_after_seconds)}) from None
     return {"status": "success", "report_id": report.id}

@@ -21,6 +21,7 @@ from monitoring import pages
 from monitoring.access import client_identity
 from monitoring.ingest.overview import data_overview, latest_loads
 from monitoring.models import Report
+from monitoring.reports.requests import ReportRequest
 from monitoring.reports.service import (
     TriggerLimitReached,
     report_create,
@@ -67,7 +68,7 @@ def report_trigger(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _trigger_refused(request, form, status=400)
     try:
-        report = report_create(as_of=form.cleaned_data["as_of"], requested_by=client_identity(request))
+        report = report_create(request=ReportRequest(as_of=form.cleaned_data["as_of"]), requested_by=client_identity(request))
     except TriggerLimitReached:
         form.add_error(None, "Too many reports asked for recently from here; please try again later.")
         return _trigger_refused(request, form, status=429)

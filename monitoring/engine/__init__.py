@@ -13,7 +13,15 @@ from .constants import (
     REPORT_COLUMNS,
 )
 from .csv_export import outage_counts_to_csv, outages_to_csv, period_to_csv, report_to_csv
-from .period import PERIOD_KINDS, CalendarPeriod, Interval, Period, PeriodReport, compute_period_report
+from .period import (
+    PERIOD_KINDS,
+    CalendarPeriod,
+    Interval,
+    Period,
+    PeriodReport,
+    compute_period_report,
+    period_reading_range,
+)
 from .report import RollingReport, compute_report, compute_rolling_report
 from .status_now import STATUS_COLUMNS, status_now
 from .timeline import StoreTimeline, store_timeline
@@ -26,6 +34,7 @@ __all__ = [
     "Period",
     "PeriodReport",
     "compute_period_report",
+    "period_reading_range",
     "period_to_csv",
     "DEFAULT_TIMEZONE",
     "LOOKBACK",

@@ -11,7 +11,7 @@ with one window per lane instead of one for all.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,9 @@ from .zones import local_to_utc
 PERIOD_LOOKBACK_US = 7 * MICROSECONDS_PER_DAY
 PERIOD_KINDS = ("day", "week", "month")
 _EPOCH_DATE = date(1970, 1, 1)
+# The widest real UTC offsets: local midnight happens this much before or after UTC's.
+_WIDEST_OFFSET_AHEAD = timedelta(hours=14)
+_WIDEST_OFFSET_BEHIND = timedelta(hours=12)
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,24 @@ class PeriodReport:
     down_hours: float
     cut: bool  # some store's period ended at the latest poll instead of its own end
     end: datetime | None  # the latest end of any store's (cut) period: the report's effective end
+
+
+def period_reading_range(*, periods: list[Period], latest: datetime) -> tuple[datetime, datetime]:
+    """The polls that can matter to these periods, for any store: [since, until] in UTC.
+
+    A local period starts at most 14 hours before its date's midnight in UTC (UTC+14)
+    and ends at most 12 hours after (UTC-12); its observations reach 7 days before.
+    """
+    lookback = timedelta(microseconds=PERIOD_LOOKBACK_US)
+    starts, ends = [], []
+    for period in periods:
+        if isinstance(period, Interval):
+            starts.append(period.start)
+            ends.append(period.end)
+        else:
+            starts.append(datetime.combine(period.first_day, datetime.min.time(), tzinfo=UTC) - _WIDEST_OFFSET_AHEAD)
+            ends.append(datetime.combine(period.next_first_day, datetime.min.time(), tzinfo=UTC) + _WIDEST_OFFSET_BEHIND)
+    return min(starts) - lookback, min(max(ends), latest)
 
 
 def period_windows(*, table: StoreTable, period: Period, latest_us: int) -> tuple[np.ndarray, np.ndarray, bool]:
