@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache, wraps
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.urls import URLPattern
@@ -23,6 +23,7 @@ from ninja import NinjaAPI, Query, Status
 from ninja.errors import ValidationError
 from ninja.openapi.docs import Swagger
 from ninja.renderers import JSONRenderer
+from pydantic import WithJsonSchema
 
 from monitoring.access import client_identity
 from monitoring.api_schemas import (
@@ -59,8 +60,18 @@ MISSING_ID = (
     'or in a JSON body {"report_id": "<id>"}'
 )
 Output = Literal["json", "csv"]
-# Older instants are refused: PostgreSQL stores years Python cannot read back (year 0, BC).
-EARLIEST_AS_OF = datetime(1970, 1, 1, tzinfo=UTC)
+# What the schema promises, for clients and for schemathesis. The values stay plain strings so that
+# the handlers read them, also from a body, and answer their own 4xx: the server accepts a
+# little more (a naive instant, the polls' "… UTC"), and a blank id counts as no id.
+Instant = Annotated[str, WithJsonSchema({"type": "string", "anyOf": [
+    {"format": "date-time", "pattern": r"^(19[7-9][0-9]|[2-9][0-9]{3})-"},
+    {"pattern": r"^\s*$", "description": "blank: the latest poll, as when absent"},
+]})]
+REPORT_ID_SCHEMA = {"type": "string", "minLength": 1, "pattern": r"\S"}
+ReportId = Annotated[str, WithJsonSchema(REPORT_ID_SCHEMA)]
+# Earlier years are refused, as written: with an offset of at most a day an instant from 1970 cannot
+# reach year 0, which PostgreSQL stores (as BC) and Python cannot read back.
+EARLIEST_YEAR = 1970
 
 
 class PreciseJSONRenderer(JSONRenderer):
@@ -155,14 +166,23 @@ def _parse_as_of(text: str | None) -> datetime | None:
     shown = text if len(text) <= 64 else text[:64] + "…"
     try:
         moment = datetime.fromisoformat(text.removesuffix(" UTC"))
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        in_range = EARLIEST_AS_OF <= moment <= timezone.now()
-    except (ValueError, OverflowError):
+    except ValueError:
         raise ApiError(422, f"as_of: {shown!r} is not an ISO 8601 timestamp such as 2023-01-25T18:00:00Z") from None
-    if not in_range:
-        raise ApiError(422, f"as_of: {shown!r} is in the future or before 1970; a report can only look back")
+    if moment.year < EARLIEST_YEAR:
+        raise ApiError(422, f"as_of: {shown!r} is before {EARLIEST_YEAR}")
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if _is_future(moment):
+        # 409, not 422: the instant is well formed and the schema allows it, but the data do not
+        # reach it yet; the same request is accepted once that instant has passed.
+        raise ApiError(409, f"as_of: {shown!r} is in the future; a report can only look back")
     return moment
+
+
+def _is_future(moment: datetime) -> bool:
+    try:
+        return moment > timezone.now()
+    except OverflowError:  # 9999-12-31T23:59:59-14:00 is in year 10000 in UTC
+        return True
 
 
 def _wants_csv(request: HttpRequest, output: Output | None) -> bool:
@@ -219,7 +239,7 @@ CSV_DOWNLOAD = {"responses": {200: {"content": {"text/csv": {"schema": {"type": 
 FORMAT = Query(None, alias="format", description="csv: download the CSV of a Complete report (as Accept: text/csv)")
 ORIGINAL = "The original endpoints (also at / and /api/)"
 TRIGGER = {
-    "response": {200: Triggered, 400: Problem, 429: Problem, **PROBLEMS},
+    "response": {200: Triggered, 400: Problem, 409: Problem, 429: Problem, **PROBLEMS},
     "url_name": "trigger_report",
     "tags": [ORIGINAL],
     "summary": "Start a report",
@@ -230,10 +250,14 @@ GET_REPORT = {
     "url_name": "get_report",
     "tags": [ORIGINAL],
     "summary": "Poll a report",
-    "description": 'The id may come in the query or a JSON body `{"report_id": "…"}`, even on GET.',
-    "openapi_extra": CSV_DOWNLOAD,
+    "description": 'The id may come in the query or, instead, a JSON body `{"report_id": "…"}`, even on GET.',
+    # A schema cannot say "in the query or in the body" of a GET: the query parameter is documented
+    # as required (what a client following the schema sends), and read as optional.
+    "openapi_extra": {**CSV_DOWNLOAD, "parameters": [
+        {"in": "query", "name": "report_id", "required": True, "schema": REPORT_ID_SCHEMA},
+    ]},
 }
-BY_PATH = {**GET_REPORT, "url_name": "get_report_by_path", "description": "The id in the path."}
+BY_PATH = {**GET_REPORT, "url_name": "get_report_by_path", "description": "The id in the path.", "openapi_extra": CSV_DOWNLOAD}
 
 
 # Each method gets its own operation id (OpenAPI wants them unique); the view is the same.
@@ -241,7 +265,7 @@ BY_PATH = {**GET_REPORT, "url_name": "get_report_by_path", "description": "The i
 @api.post("/trigger_report", operation_id="trigger_report", **TRIGGER)
 def trigger_report(
     request: HttpRequest,
-    as_of: str | None = Query(None, description="report as of this earlier instant (ISO 8601; naive = UTC)"),
+    as_of: Instant | None = Query(None, description="report as of this earlier instant (ISO 8601; naive = UTC)"),
 ) -> Any:
     moment = _parse_as_of(_text_field(request, "as_of", as_of))
     try:
@@ -255,7 +279,7 @@ def trigger_report(
 @api.post("/get_report", operation_id="get_report_post", **GET_REPORT)
 def get_report(
     request: HttpRequest,
-    report_id: str | None = Query(None),
+    report_id: str | None = Query(None, include_in_schema=False),
     output: Output | None = FORMAT,
 ) -> HttpResponse:
     report_id = _text_field(request, "report_id", report_id)
@@ -266,7 +290,7 @@ def get_report(
 
 @api.get("/get_report/{path:report_id}", operation_id="get_report_by_path", **BY_PATH)
 @api.post("/get_report/{path:report_id}", operation_id="get_report_by_path_post", **BY_PATH)
-def get_report_by_path(request: HttpRequest, report_id: str, output: Output | None = FORMAT) -> HttpResponse:
+def get_report_by_path(request: HttpRequest, report_id: ReportId, output: Output | None = FORMAT) -> HttpResponse:
     return _report_answer(request, report_id=report_id, output=output)
 
 
@@ -279,7 +303,7 @@ def reports(request: HttpRequest, limit: int = Query(20, ge=1, le=100)) -> Any:
     "/reports/{path:report_id}", response={200: ReportStatus, 404: NotFound, **PROBLEMS}, url_name="report",
     tags=["Reports"], summary="One report's state, progress and figures",
 )
-def report_detail(request: HttpRequest, report_id: str) -> Any:
+def report_detail(request: HttpRequest, report_id: ReportId) -> Any:
     report = report_get(report_id=report_id, with_csv=False)
     if report is None:
         return no_such_report()

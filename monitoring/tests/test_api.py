@@ -101,10 +101,21 @@ def test_trigger_report_refuses_an_unreadable_or_future_as_of(client, prefix, as
     assert not Report.objects.exists()
 
 
-def test_trigger_report_refuses_an_as_of_a_minute_ahead(client):
+def test_trigger_report_refuses_an_as_of_a_minute_ahead_until_it_has_passed(client):
+    # 409, not 422: the schema cannot say "in the past", and the same request is fine a minute later.
     ahead = (timezone.now() + timedelta(minutes=1)).isoformat()
     response = client.post("/trigger_report", {"as_of": ahead}, content_type="application/json")
-    assert response.status_code == 422 and "in the future" in response.json()["error"]
+    assert response.status_code == 409 and "in the future" in response.json()["error"]
+
+
+def test_trigger_report_refuses_an_as_of_written_before_1970(client):
+    response = client.post("/trigger_report?as_of=1969-12-31T23:59:59Z")
+    assert response.status_code == 422 and "before 1970" in response.json()["error"]
+
+
+def test_trigger_report_takes_a_blank_as_of_as_the_latest_poll(client):
+    response = client.post("/trigger_report?as_of=%20")
+    assert response.status_code == 200 and Report.objects.get().as_of is None
 
 
 def test_trigger_report_refuses_a_body_that_is_not_json(client):
