@@ -9,29 +9,24 @@ and, for the two original endpoints, at the root.
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache, wraps
-from http import HTTPStatus
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
-from django.urls import URLPattern, reverse
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.urls import URLPattern
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.views import defaults
-from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI, Query, Status
 from ninja.errors import ValidationError
 from ninja.openapi.docs import Swagger
 from ninja.renderers import JSONRenderer
-from ninja.responses import NinjaJSONEncoder
+from pydantic import WithJsonSchema
 
 from monitoring.access import client_identity
 from monitoring.api_schemas import (
-    NO_SUCH_REPORT,
     Health,
     NotFound,
     Problem,
@@ -39,12 +34,20 @@ from monitoring.api_schemas import (
     ReportFailed,
     ReportList,
     ReportRunning,
-    ReportSummary,
+    ReportStatus,
     Triggered,
 )
+from monitoring.http_errors import ROOT_ENDPOINTS, problem
 from monitoring.ingest.overview import data_overview
-from monitoring.middleware import API_PREFIXES
 from monitoring.models import Report
+from monitoring.report_answers import (
+    JSON_TYPE,
+    PreciseJSONEncoder,
+    csv_download,
+    json_answer,
+    no_such_report,
+    report_status,
+)
 from monitoring.reports.requests import ReportRequest
 from monitoring.reports.service import (
     TriggerLimitReached,
@@ -57,20 +60,19 @@ MISSING_ID = (
     "report_id is missing: send it as ?report_id=<id>, in the path /get_report/<id>, "
     'or in a JSON body {"report_id": "<id>"}'
 )
-CSV_TYPE = "text/csv; charset=utf-8"
 Output = Literal["json", "csv"]
-# Older instants are refused: PostgreSQL stores years Python cannot read back (year 0, BC).
-EARLIEST_AS_OF = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class PreciseJSONEncoder(NinjaJSONEncoder):
-    """Keeps microseconds, which Django's encoder cuts to milliseconds: a report's `now` is
-    a poll's exact instant, and `as_of=<now>` must give the same report again."""
-
-    def default(self, o: Any) -> Any:
-        if isinstance(o, datetime):
-            return o.isoformat().replace("+00:00", "Z")
-        return super().default(o)
+# What the schema promises, for clients and for schemathesis. The values stay plain strings so that
+# the handlers read them, also from a body, and answer their own 4xx: the server accepts a
+# little more (a naive instant, the polls' "… UTC"), and a blank id counts as no id.
+Instant = Annotated[str, WithJsonSchema({"type": "string", "anyOf": [
+    {"format": "date-time", "pattern": r"^(19[7-9][0-9]|[2-9][0-9]{3})-"},
+    {"pattern": r"^\s*$", "description": "blank: the latest poll, as when absent"},
+]})]
+REPORT_ID_SCHEMA = {"type": "string", "minLength": 1, "pattern": r"\S"}
+ReportId = Annotated[str, WithJsonSchema(REPORT_ID_SCHEMA)]
+# Earlier years are refused, as written: with an offset of at most a day an instant from 1970 cannot
+# reach year 0, which PostgreSQL stores (as BC) and Python cannot read back.
+EARLIEST_YEAR = 1970
 
 
 class PreciseJSONRenderer(JSONRenderer):
@@ -111,18 +113,9 @@ class ApiError(Exception):
         self.status, self.error, self.headers = status, error, dict(headers or {})
 
 
-def _json(data: dict[str, Any], status: int) -> JsonResponse:
-    # The same Content-Type as ninja's own answers, so every API answer looks alike.
-    return JsonResponse(data, status=status, content_type=api.get_content_type(), encoder=PreciseJSONEncoder)
-
-
-def _problem(status: int, error: str) -> JsonResponse:
-    return _json({"status": HTTPStatus(status).phrase, "error": error}, status)
-
-
 @api.exception_handler(ApiError)
 def _answer_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-    response = _problem(exc.status, exc.error)
+    response = problem(status=exc.status, error=exc.error)
     for name, value in exc.headers.items():
         response[name] = value
     return response
@@ -132,7 +125,7 @@ def _answer_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
 def _answer_invalid_parameter(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     # loc is e.g. ("query", "format"): name the parameter, not where ninja found it.
     details = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in exc.errors)
-    return _problem(422, details)
+    return problem(status=422, error=details)
 
 
 # --- Reading the request -------------------------------------------------------------
@@ -174,14 +167,23 @@ def _parse_as_of(text: str | None) -> datetime | None:
     shown = text if len(text) <= 64 else text[:64] + "…"
     try:
         moment = datetime.fromisoformat(text.removesuffix(" UTC"))
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        in_range = EARLIEST_AS_OF <= moment <= timezone.now()
-    except (ValueError, OverflowError):
+    except ValueError:
         raise ApiError(422, f"as_of: {shown!r} is not an ISO 8601 timestamp such as 2023-01-25T18:00:00Z") from None
-    if not in_range:
-        raise ApiError(422, f"as_of: {shown!r} is in the future or before 1970; a report can only look back")
+    if moment.year < EARLIEST_YEAR:
+        raise ApiError(422, f"as_of: {shown!r} is before {EARLIEST_YEAR}")
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if _is_future(moment):
+        # 409, not 422: the instant is well formed and the schema allows it, but the data do not
+        # reach it yet; the same request is accepted once that instant has passed.
+        raise ApiError(409, f"as_of: {shown!r} is in the future; a report can only look back")
     return moment
+
+
+def _is_future(moment: datetime) -> bool:
+    try:
+        return moment > timezone.now()
+    except OverflowError:  # 9999-12-31T23:59:59-14:00 is in year 10000 in UTC
+        return True
 
 
 def _wants_csv(request: HttpRequest, output: Output | None) -> bool:
@@ -194,44 +196,24 @@ def _wants_csv(request: HttpRequest, output: Output | None) -> bool:
 # --- Shaping the answer ---------------------------------------------------------------
 
 
-# Report attributes the answers carry, by group (names as in the model and the schemas).
-TIMES = ("as_of", "requested_at", "started_at", "finished_at")
-PROGRESS = ("state", "progress", "shards_done", "shards_total")
-# What a finished report measured: its `now`, its size and where its time went.
-FIGURES = ("now", "duration_seconds", "read_seconds", "compute_seconds", "store_count", "poll_count")
+def _report_answer(request: HttpRequest, *, report_id: str, output: Output | None) -> HttpResponse:
+    answer = _answer_for(request, report=report_get(report_id=report_id, with_csv=False), output=output)
+    # The answer depends on Accept (JSON or the CSV download): tell caches.
+    patch_vary_headers(answer, ["Accept"])
+    return answer
 
 
-def _fields(report: Report, *groups: tuple[str, ...]) -> dict[str, Any]:
-    return {"report_id": report.id, **{name: getattr(report, name) for group in groups for name in group}}
-
-
-def _csv_url(report: Report) -> str:
-    return reverse("api-v1:get_report_by_path", kwargs={"report_id": str(report.id)}) + "?format=csv"
-
-
-def _csv_download(report: Report) -> HttpResponse:
-    response = HttpResponse(report.csv, content_type=CSV_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="store-report-{report.id}.csv"'
-    patch_vary_headers(response, ["Accept"])
-    return response
-
-
-def _report_answer(request: HttpRequest, response: HttpResponse, report_id: str, output: Output | None) -> Any:
-    # The answer depends on Accept: tell caches (the CSV download gets its own header).
-    patch_vary_headers(response, ["Accept"])
-    report = report_get(report_id=report_id, with_csv=False)
+def _answer_for(request: HttpRequest, *, report: Report | None, output: Output | None) -> HttpResponse:
     if report is None:
-        return Status(404, {"status": NO_SUCH_REPORT})
+        return no_such_report()
     if report.state == Report.State.COMPLETE:
         if _wants_csv(request, output):
-            return _csv_download(report)
-        answer = HttpResponse(_complete_answer(report.pk), content_type=api.get_content_type())
-        patch_vary_headers(answer, ["Accept"])
-        return answer
+            return csv_download(report=report)
+        return HttpResponse(_complete_answer(report.pk), content_type=JSON_TYPE)
     if report.state == Report.State.FAILED:
-        return Status(200, {"status": "Failed", "error": report.error, **_fields(report, TIMES)})
+        return json_answer(data={"status": "Failed", **report_status(report=report)})
     # SPEC 6 says "Running" for both queued and running; `state` tells them apart.
-    return Status(202, {"status": "Running", **_fields(report, PROGRESS, TIMES)})
+    return json_answer(data={"status": "Running", **report_status(report=report)}, status=202)
 
 
 @lru_cache(maxsize=8)
@@ -244,13 +226,9 @@ def _complete_answer(report_id: uuid.UUID) -> bytes:
     request (without the CSV), so an expired report answers 404, not from here.
     """
     report = Report.objects.get(pk=report_id)
-    answer = ReportComplete(status="Complete", data=report.csv, **_fields(report, FIGURES, TIMES))
-    return json.dumps(answer.model_dump(), cls=PreciseJSONEncoder).encode()
-
-
-def _summary(report: Report) -> dict[str, Any]:
-    csv_url = _csv_url(report) if report.state == Report.State.COMPLETE else None
-    return {**_fields(report, ("state", "progress", "error"), FIGURES, TIMES), "csv_url": csv_url}
+    # The CSV last: a person reading the answer sees the figures first.
+    answer = {"status": "Complete", **report_status(report=report), "data": report.csv}
+    return json.dumps(answer, cls=PreciseJSONEncoder).encode()
 
 
 # --- The endpoints ---------------------------------------------------------------------
@@ -262,7 +240,7 @@ CSV_DOWNLOAD = {"responses": {200: {"content": {"text/csv": {"schema": {"type": 
 FORMAT = Query(None, alias="format", description="csv: download the CSV of a Complete report (as Accept: text/csv)")
 ORIGINAL = "The original endpoints (also at / and /api/)"
 TRIGGER = {
-    "response": {200: Triggered, 400: Problem, 429: Problem, **PROBLEMS},
+    "response": {200: Triggered, 400: Problem, 409: Problem, 429: Problem, **PROBLEMS},
     "url_name": "trigger_report",
     "tags": [ORIGINAL],
     "summary": "Start a report",
@@ -273,10 +251,14 @@ GET_REPORT = {
     "url_name": "get_report",
     "tags": [ORIGINAL],
     "summary": "Poll a report",
-    "description": 'The id may come in the query or a JSON body `{"report_id": "…"}`, even on GET.',
-    "openapi_extra": CSV_DOWNLOAD,
+    "description": 'The id may come in the query or, instead, a JSON body `{"report_id": "…"}`, even on GET.',
+    # A schema cannot say "in the query or in the body" of a GET: the query parameter is documented
+    # as required (what a client following the schema sends), and read as optional.
+    "openapi_extra": {**CSV_DOWNLOAD, "parameters": [
+        {"in": "query", "name": "report_id", "required": True, "schema": REPORT_ID_SCHEMA},
+    ]},
 }
-BY_PATH = {**GET_REPORT, "url_name": "get_report_by_path", "description": "The id in the path."}
+BY_PATH = {**GET_REPORT, "url_name": "get_report_by_path", "description": "The id in the path.", "openapi_extra": CSV_DOWNLOAD}
 
 
 # Each method gets its own operation id (OpenAPI wants them unique); the view is the same.
@@ -284,7 +266,7 @@ BY_PATH = {**GET_REPORT, "url_name": "get_report_by_path", "description": "The i
 @api.post("/trigger_report", operation_id="trigger_report", **TRIGGER)
 def trigger_report(
     request: HttpRequest,
-    as_of: str | None = Query(None, description="report as of this earlier instant (ISO 8601; naive = UTC)"),
+    as_of: Instant | None = Query(None, description="report as of this earlier instant (ISO 8601; naive = UTC)"),
 ) -> Any:
     moment = _parse_as_of(_text_field(request, "as_of", as_of))
     try:
@@ -298,36 +280,35 @@ def trigger_report(
 @api.post("/get_report", operation_id="get_report_post", **GET_REPORT)
 def get_report(
     request: HttpRequest,
-    response: HttpResponse,
-    report_id: str | None = Query(None),
+    report_id: str | None = Query(None, include_in_schema=False),
     output: Output | None = FORMAT,
-) -> Any:
+) -> HttpResponse:
     report_id = _text_field(request, "report_id", report_id)
     if report_id is None:
         raise ApiError(400, MISSING_ID)
-    return _report_answer(request, response, report_id, output)
+    return _report_answer(request, report_id=report_id, output=output)
 
 
 @api.get("/get_report/{path:report_id}", operation_id="get_report_by_path", **BY_PATH)
 @api.post("/get_report/{path:report_id}", operation_id="get_report_by_path_post", **BY_PATH)
-def get_report_by_path(request: HttpRequest, response: HttpResponse, report_id: str, output: Output | None = FORMAT) -> Any:
-    return _report_answer(request, response, report_id, output)
+def get_report_by_path(request: HttpRequest, report_id: ReportId, output: Output | None = FORMAT) -> HttpResponse:
+    return _report_answer(request, report_id=report_id, output=output)
 
 
 @api.get("/reports", response={200: ReportList, **PROBLEMS}, url_name="reports", tags=["Reports"], summary="Recent reports, newest first")
 def reports(request: HttpRequest, limit: int = Query(20, ge=1, le=100)) -> Any:
-    return {"reports": [_summary(report) for report in report_list(limit=limit)]}
+    return {"reports": [report_status(report=report) for report in report_list(limit=limit)]}
 
 
 @api.get(
-    "/reports/{path:report_id}", response={200: ReportSummary, 404: NotFound, **PROBLEMS}, url_name="report",
+    "/reports/{path:report_id}", response={200: ReportStatus, 404: NotFound, **PROBLEMS}, url_name="report",
     tags=["Reports"], summary="One report's state, progress and figures",
 )
-def report_detail(request: HttpRequest, report_id: str) -> Any:
-    report = report_get(report_id=report_id)
+def report_detail(request: HttpRequest, report_id: ReportId) -> Any:
+    report = report_get(report_id=report_id, with_csv=False)
     if report is None:
-        return Status(404, {"status": NO_SUCH_REPORT})
-    return _summary(report)
+        return no_such_report()
+    return report_status(report=report)
 
 
 @api.get(
@@ -347,7 +328,7 @@ def health(request: HttpRequest) -> Any:
     })
 
 
-# --- URLs and the project's error pages -------------------------------------------------
+# --- URLs ------------------------------------------------------------------------------
 
 
 def _http_methods(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -365,7 +346,7 @@ def _http_methods(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
         allowed = set(response["Allow"].split(", "))
         allowed |= {"HEAD"} if "GET" in allowed else set()
         listed = ", ".join(sorted(allowed))  # ninja lists them from a set: keep the header stable
-        answer = _problem(405, f"{method} is not allowed on {request.path}; use {listed}")
+        answer = problem(status=405, error=f"{method} is not allowed on {request.path}; use {listed}")
         answer["Allow"] = listed
         return answer
 
@@ -383,37 +364,5 @@ _PATTERNS = _patterns()
 # original endpoints at the root.
 v1_urls = (_PATTERNS, "ninja", api.urls_namespace)
 latest_urls = (_PATTERNS, "ninja", "api")
-root_urls = ([p for p in _PATTERNS if p.name in {"trigger_report", "get_report", "get_report_by_path"}], "ninja", "root-api")
+root_urls = ([p for p in _PATTERNS if str(p.pattern).startswith(ROOT_ENDPOINTS)], "ninja", "root-api")
 
-
-# Where a report id is read from the path: an id no route accepts (one with a line break) is still an id.
-REPORT_PATH = re.compile(r"/(api/(v1/)?)?get_report/|/api/(v1/)?reports/.", re.DOTALL)
-
-
-def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith(API_PREFIXES)
-
-
-def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
-    if _is_api(request):
-        return _problem(400, "the request could not be read (too large, or malformed)")
-    return defaults.bad_request(request, exception)
-
-
-def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    if REPORT_PATH.match(request.path):
-        return _json({"status": NO_SUCH_REPORT}, 404)
-    if _is_api(request):
-        return _problem(404, f"no API endpoint at {request.path}; see /api/v1/docs")
-    return defaults.page_not_found(request, exception)
-
-
-@csrf_exempt  # machine clients send no CSRF token: a POST to a wrong path is a 404 too
-def unknown_path(request: HttpRequest) -> HttpResponse:
-    return page_not_found(request, Http404())
-
-
-def server_error(request: HttpRequest) -> HttpResponse:
-    if _is_api(request):
-        return _problem(500, "the server failed on this request; the error is logged")
-    return defaults.server_error(request)

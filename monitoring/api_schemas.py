@@ -19,60 +19,49 @@ class Triggered(Schema):
     report_id: UUID
 
 
-class ReportTimes(Schema):
+class ReportStatus(Schema):
+    """A report's state, progress, figures and links, wherever it is answered (the report list and
+    detail, each answer of get_report, the pages' status.json): monitoring.report_answers shapes it."""
+
     report_id: UUID
-    as_of: datetime | None = Field(description="the instant asked for; null: the latest poll")
-    requested_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-
-
-class ReportRunning(ReportTimes):
-    status: Literal["Running"]
-    state: Literal["Pending", "Running"] = Field(description="Pending: queued; Running: being computed")
+    state: Literal["Pending", "Running", "Complete", "Failed"]
+    final: bool = Field(description="Complete or Failed: it will not change any more, stop polling")
     progress: float = Field(ge=0, le=1, description="fraction of the stores done")
     shards_done: int
     shards_total: int
-
-
-class ReportComplete(ReportTimes):
-    status: Literal["Complete"]
-    data: str = Field(description="the report as CSV text (SPEC 5)")
-    now: datetime | None = Field(description="the instant the windows end at")
+    now: datetime | None = Field(description="the instant the windows end at, once known")
     duration_seconds: float | None
     read_seconds: float | None = Field(description="of which reading the database (summed over shards)")
     compute_seconds: float | None = Field(description="of which computing (summed over shards)")
     store_count: int | None
     poll_count: int | None
-
-
-class ReportFailed(ReportTimes):
-    status: Literal["Failed"]
-    error: str
-
-
-class ReportSummary(Schema):
-    """One report as the list and detail endpoints show it (no CSV: download it from `csv_url`)."""
-
-    report_id: UUID
-    state: Literal["Pending", "Running", "Complete", "Failed"]
-    progress: float = Field(ge=0, le=1)
-    as_of: datetime | None
-    now: datetime | None
+    as_of: datetime | None = Field(description="the instant asked for; null: the latest poll")
     requested_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
-    duration_seconds: float | None
-    read_seconds: float | None
-    compute_seconds: float | None
-    store_count: int | None
-    poll_count: int | None
-    error: str
+    error: str = Field(description="why it failed; empty otherwise")
+    page_url: str = Field(description="the report's web page")
     csv_url: str | None = Field(description="where the CSV downloads from, once Complete")
 
 
+class ReportRunning(ReportStatus):
+    status: Literal["Running"]
+    state: Literal["Pending", "Running"] = Field(description="Pending: queued; Running: being computed")
+
+
+class ReportComplete(ReportStatus):
+    status: Literal["Complete"]
+    state: Literal["Complete"]
+    data: str = Field(description="the report as CSV text (SPEC 5)")
+
+
+class ReportFailed(ReportStatus):
+    status: Literal["Failed"]
+    state: Literal["Failed"]
+
+
 class ReportList(Schema):
-    reports: list[ReportSummary]
+    reports: list[ReportStatus]
 
 
 class Health(Schema):
