@@ -11,13 +11,11 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from functools import lru_cache, wraps
 from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.urls import URLPattern
-from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from ninja import NinjaAPI, Query, Status
 from ninja.errors import ValidationError
@@ -34,7 +32,10 @@ from monitoring.api_schemas import (
     ReportFailed,
     ReportList,
     ReportRunning,
+    FleetStatusAnswer,
+    OutageList,
     ReportStatus,
+    StoreAnswer,
     Triggered,
 )
 from monitoring.http_errors import ROOT_ENDPOINTS, problem
@@ -46,9 +47,15 @@ from monitoring.report_answers import (
     csv_download,
     json_answer,
     no_such_report,
+    outage_records,
+    outages_download,
     report_status,
+    status_answer,
+    store_answer,
 )
-from monitoring.reports.requests import ReportRequest
+from monitoring.pages import store_detail
+from monitoring.reports.requests import RequestError, report_request
+from monitoring.reports.status import fleet_status
 from monitoring.reports.service import (
     TriggerLimitReached,
     report_create,
@@ -68,11 +75,12 @@ Instant = Annotated[str, WithJsonSchema({"type": "string", "anyOf": [
     {"format": "date-time", "pattern": r"^(19[7-9][0-9]|[2-9][0-9]{3})-"},
     {"pattern": r"^\s*$", "description": "blank: the latest poll, as when absent"},
 ]})]
+Day = Annotated[str, WithJsonSchema({"type": "string", "anyOf": [
+    {"format": "date", "pattern": r"^(19[7-9][0-9]|[2-9][0-9]{3})-"},
+    {"pattern": r"^\s*$", "description": "blank: not sent"},
+]})]
 REPORT_ID_SCHEMA = {"type": "string", "minLength": 1, "pattern": r"\S"}
 ReportId = Annotated[str, WithJsonSchema(REPORT_ID_SCHEMA)]
-# Earlier years are refused, as written: with an offset of at most a day an instant from 1970 cannot
-# reach year 0, which PostgreSQL stores (as BC) and Python cannot read back.
-EARLIEST_YEAR = 1970
 
 
 class PreciseJSONRenderer(JSONRenderer):
@@ -160,32 +168,6 @@ def _text_field(request: HttpRequest, name: str, query_value: str | None) -> str
     return value.strip()
 
 
-def _parse_as_of(text: str | None) -> datetime | None:
-    """An ISO 8601 instant in the past; naive means UTC; the polls' own `… UTC` form is accepted."""
-    if text is None:
-        return None
-    shown = text if len(text) <= 64 else text[:64] + "…"
-    try:
-        moment = datetime.fromisoformat(text.removesuffix(" UTC"))
-    except ValueError:
-        raise ApiError(422, f"as_of: {shown!r} is not an ISO 8601 timestamp such as 2023-01-25T18:00:00Z") from None
-    if moment.year < EARLIEST_YEAR:
-        raise ApiError(422, f"as_of: {shown!r} is before {EARLIEST_YEAR}")
-    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    if _is_future(moment):
-        # 409, not 422: the instant is well formed and the schema allows it, but the data do not
-        # reach it yet; the same request is accepted once that instant has passed.
-        raise ApiError(409, f"as_of: {shown!r} is in the future; a report can only look back")
-    return moment
-
-
-def _is_future(moment: datetime) -> bool:
-    try:
-        return moment > timezone.now()
-    except OverflowError:  # 9999-12-31T23:59:59-14:00 is in year 10000 in UTC
-        return True
-
-
 def _wants_csv(request: HttpRequest, output: Output | None) -> bool:
     if output is not None:
         return output == "csv"
@@ -197,7 +179,10 @@ def _wants_csv(request: HttpRequest, output: Output | None) -> bool:
 
 
 def _report_answer(request: HttpRequest, *, report_id: str, output: Output | None) -> HttpResponse:
-    answer = _answer_for(request, report=report_get(report_id=report_id, with_csv=False), output=output)
+    return _with_vary(_answer_for(request, report=report_get(report_id=report_id, with_csv=False), output=output))
+
+
+def _with_vary(answer: HttpResponse) -> HttpResponse:
     # The answer depends on Accept (JSON or the CSV download): tell caches.
     patch_vary_headers(answer, ["Accept"])
     return answer
@@ -244,7 +229,10 @@ TRIGGER = {
     "url_name": "trigger_report",
     "tags": [ORIGINAL],
     "summary": "Start a report",
-    "description": "`as_of` may come in the query, a form field or a JSON body.",
+    "description": (
+        "A rolling report (optionally `as_of` an instant), an interval (`start`, `end`) or a local "
+        "calendar period (`period`, `date`); each field may come in the query, a form field or a JSON body."
+    ),
 }
 GET_REPORT = {
     "response": REPORT_ANSWERS,
@@ -266,11 +254,21 @@ BY_PATH = {**GET_REPORT, "url_name": "get_report_by_path", "description": "The i
 @api.post("/trigger_report", operation_id="trigger_report", **TRIGGER)
 def trigger_report(
     request: HttpRequest,
-    as_of: Instant | None = Query(None, description="report as of this earlier instant (ISO 8601; naive = UTC)"),
+    as_of: Instant | None = Query(None, description="a rolling report as of this earlier instant (ISO 8601; naive = UTC)"),
+    start: Instant | None = Query(None, description="an interval report from this instant (ISO 8601), with `end`"),
+    end: Instant | None = Query(None, description="an interval report up to this instant (exclusive); at most 93 days after `start`"),
+    period: Literal["day", "week", "month"] | None = Query(None, description="a period report in each store's own calendar, with `date`"),
+    date: Day | None = Query(None, description="a date (YYYY-MM-DD) inside the period"),
 ) -> Any:
-    moment = _parse_as_of(_text_field(request, "as_of", as_of))
+    fields = {name: _text_field(request, name, value) for name, value in
+              (("as_of", as_of), ("start", start), ("end", end), ("period", period), ("date", date))}
     try:
-        report = report_create(request=ReportRequest(as_of=moment), requested_by=client_identity(request))
+        asked = report_request(as_of=fields["as_of"], start=fields["start"], end=fields["end"],
+                               period=fields["period"], day=fields["date"])
+    except RequestError as refused:
+        raise ApiError(refused.status, str(refused)) from None
+    try:
+        report = report_create(request=asked, requested_by=client_identity(request))
     except TriggerLimitReached as refused:
         raise ApiError(429, str(refused), {"Retry-After": str(refused.retry_after_seconds)}) from None
     return {"status": "success", "report_id": report.id}
@@ -300,6 +298,45 @@ def reports(request: HttpRequest, limit: int = Query(20, ge=1, le=100)) -> Any:
     return {"reports": [report_status(report=report) for report in report_list(limit=limit)]}
 
 
+# Before the report's own path: {path:report_id} would swallow ".../outages" and ".../stores/...".
+@api.get(
+    "/reports/{report_id}/outages", response={200: OutageList | ReportFailed, 202: ReportRunning, 404: NotFound, **PROBLEMS},
+    url_name="report_outages", tags=["Reports"], summary="A report's outage list (SPEC 7)",
+    description="JSON, or the SPEC 7 CSV with `?format=csv` or `Accept: text/csv`. 202 while the report runs.",
+    openapi_extra=CSV_DOWNLOAD,
+)
+def report_outages(request: HttpRequest, report_id: ReportId, output: Output | None = FORMAT) -> HttpResponse:
+    report = report_get(report_id=report_id, with_csv=False)
+    if report is None or report.state != Report.State.COMPLETE:
+        return _with_vary(_answer_for(request, report=report, output=output))
+    if _wants_csv(request, output):
+        return _with_vary(outages_download(report=report))
+    return _with_vary(HttpResponse(_outages_answer(report.pk), content_type=JSON_TYPE))
+
+
+@lru_cache(maxsize=4)
+def _outages_answer(report_id: uuid.UUID) -> bytes:
+    """A Complete report's outage list as JSON, rendered once per process (it never changes)."""
+    report = Report.objects.only("id", "outages_csv").get(pk=report_id)
+    outages = outage_records(text=report.outages_csv)
+    return json.dumps({"status": "Complete", "report_id": report.id, "count": len(outages), "outages": outages},
+                      cls=PreciseJSONEncoder).encode()
+
+
+@api.get(
+    "/reports/{report_id}/stores/{path:store_id}", response={200: StoreAnswer, 202: ReportRunning, 404: NotFound, **PROBLEMS},
+    url_name="report_store", tags=["Reports"], summary="One store of a report: figures, hours, zone and outages",
+)
+def report_store(request: HttpRequest, report_id: ReportId, store_id: str) -> Any:
+    report = report_get(report_id=report_id, with_csv=False)
+    if report is None or report.state != Report.State.COMPLETE:
+        return _answer_for(request, report=report, output="json")
+    detail = store_detail(report=report, store_id=store_id)
+    if detail is None:
+        return problem(status=404, error=f"report {report.id} has no store {store_id[:64]!r}")
+    return store_answer(detail=detail, report=report)
+
+
 @api.get(
     "/reports/{path:report_id}", response={200: ReportStatus, 404: NotFound, **PROBLEMS}, url_name="report",
     tags=["Reports"], summary="One report's state, progress and figures",
@@ -326,6 +363,15 @@ def health(request: HttpRequest) -> Any:
         "oldest_poll_at": overview.oldest_poll_at,
         "data_age_seconds": overview.data_age_seconds,
     })
+
+
+@api.get(
+    "/status", response={200: FleetStatusAnswer, **PROBLEMS}, url_name="status",
+    tags=["Service"], summary="Every store's status now: closed, up, down (since when) or unknown",
+    description="At the database's now (the latest poll). `?state=down` keeps the stores down now, longest first.",
+)
+def status(request: HttpRequest, state: Literal["closed", "up", "down", "unknown"] | None = Query(None)) -> Any:
+    return status_answer(fleet=fleet_status(), state=state)
 
 
 # --- URLs ------------------------------------------------------------------------------
@@ -364,5 +410,10 @@ _PATTERNS = _patterns()
 # original endpoints at the root.
 v1_urls = (_PATTERNS, "ninja", api.urls_namespace)
 latest_urls = (_PATTERNS, "ninja", "api")
-root_urls = ([p for p in _PATTERNS if str(p.pattern).startswith(ROOT_ENDPOINTS)], "ninja", "root-api")
+# The outage list too: /reports/<id>/outages beside the report's page /reports/<id>/ (the
+# store page links to it), answered exactly as under /api/v1/.
+AT_THE_ROOT_TOO = ("report_outages",)
+root_urls = (
+    [p for p in _PATTERNS if str(p.pattern).startswith(ROOT_ENDPOINTS) or p.name in AT_THE_ROOT_TOO], "ninja", "root-api",
+)
 

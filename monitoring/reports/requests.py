@@ -25,10 +25,15 @@ _SHOWN_CHARS = 64
 
 
 class RequestError(ValueError):
-    """A report request that cannot be built; `field` names what to fix."""
+    """A report request that cannot be built; `field` names what to fix.
 
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
+    `status` is what the API answers: 422 for a field that is wrong, 409 for an
+    instant that is well formed but not reached by the data yet (the same request
+    succeeds once it has passed).
+    """
+
+    def __init__(self, field: str, message: str, *, status: int = 422) -> None:
+        self.field, self.status = field, status
         super().__init__(f"{field}: {message}")
 
 
@@ -64,13 +69,17 @@ def report_request(
 
 
 def parse_instant(text: str, *, field: str, future_ok: bool = False) -> datetime:
-    """An ISO 8601 instant from 1970 on, and not after now unless `future_ok`; naive means UTC;
-    the polls' `… UTC` form is accepted."""
+    """An ISO 8601 instant from 1970 on (the year as written), not after now unless `future_ok`;
+    naive means UTC; the polls' own `… UTC` form is accepted."""
     shown = text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "…"
     try:
         moment = datetime.fromisoformat(text.removesuffix(" UTC"))
     except ValueError:
         raise RequestError(field, f"{shown!r} is not an ISO 8601 instant such as 2023-01-25T18:00:00Z") from None
+    # The year as written: with an offset of at most a day, an instant from 1970 cannot reach
+    # year 0, which PostgreSQL stores (as BC) and Python cannot read back.
+    if moment.year < EARLIEST_INSTANT.year:
+        raise RequestError(field, f"{shown!r} is before {EARLIEST_INSTANT.year}")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     if abs(moment.utcoffset()) >= timedelta(hours=16):
@@ -78,10 +87,10 @@ def parse_instant(text: str, *, field: str, future_ok: bool = False) -> datetime
         raise RequestError(field, f"{shown!r} has a UTC offset beyond ±15:59")
     try:
         moment = moment.astimezone(UTC)
-    except OverflowError:
-        raise RequestError(field, f"{shown!r} is out of range") from None
-    if moment < EARLIEST_INSTANT or (moment > timezone.now() and not future_ok):
-        raise RequestError(field, f"{shown!r} is in the future or before 1970; a report can only look back")
+    except OverflowError:  # 9999-12-31T23:59:59-14:00 is in year 10000 in UTC
+        raise RequestError(field, f"{shown!r} is in the future; a report can only look back", status=409) from None
+    if moment > timezone.now() and not future_ok:
+        raise RequestError(field, f"{shown!r} is in the future; a report can only look back", status=409)
     return moment
 
 

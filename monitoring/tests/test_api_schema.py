@@ -17,6 +17,7 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from schemathesis import GenerationMode
+from schemathesis.checks import positive_data_acceptance
 
 from main.wsgi import application
 
@@ -32,7 +33,8 @@ def test_the_schema_documents_every_endpoint_under_api_v1(client, prefix):
     assert schema["openapi"].startswith("3.1")
     assert sorted(schema["paths"]) == [
         "/api/v1/get_report", "/api/v1/get_report/{report_id}", "/api/v1/health",
-        "/api/v1/reports", "/api/v1/reports/{report_id}", "/api/v1/trigger_report",
+        "/api/v1/reports", "/api/v1/reports/{report_id}", "/api/v1/reports/{report_id}/outages",
+        "/api/v1/reports/{report_id}/stores/{store_id}", "/api/v1/status", "/api/v1/trigger_report",
     ]
     assert sorted(schema["paths"]["/api/v1/trigger_report"]) == ["get", "post"]
 
@@ -147,7 +149,15 @@ def api_schema(db, connection_kept_across_requests):
 fuzzed = schemathesis.pytest.from_fixture("api_schema")
 
 
+# OpenAPI cannot say that `start` needs `end` and excludes `period`/`date`, or that `as_of` is
+# for rolling reports only: those schema-valid combinations are refused (422) on purpose, so
+# trigger_report skips just the "valid data is accepted" check; every valid combination is
+# accepted in test_api.py (test_trigger_report_accepts_...).
+DEPENDENT_PARAMETERS = {"/api/v1/trigger_report"}
+
+
 @fuzzed.parametrize()
 @settings(deadline=None)  # correctness only: speed is measured in bench/, never asserted
 def test_the_api_answers_every_generated_request_as_documented(case):
-    case.call_and_validate()  # every check schemathesis has
+    excluded = [positive_data_acceptance] if case.operation.path in DEPENDENT_PARAMETERS else []
+    case.call_and_validate(excluded_checks=excluded)  # every other check schemathesis has
