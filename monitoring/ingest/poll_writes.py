@@ -4,8 +4,9 @@ Polls travel as fixed-width tuples in PostgreSQL's binary COPY format, built and
 read with numpy. The stored polls of the file's time span are copied out once and
 compared with the file in numpy, so only new polls and changed statuses are
 written: a re-load of an unchanged file writes nothing, and an hour of new polls
-writes only that hour. Many new polls (a fresh database, a new week) are copied in
-with the table's indexes and foreign key dropped and rebuilt afterwards.
+writes only that hour. Polls of days with no partition yet (a fresh database, a new
+week) are copied into new day partitions before these get their indexes and join
+the table (partitions.py).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from monitoring.ingest import partitions
 from monitoring.ingest.writes import (
     Progress,
     WriteCounts,
@@ -28,10 +30,8 @@ from monitoring.ingest.writes import (
 _PG_EPOCH_MICROS = 946_684_800_000_000
 _HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _TRAILER = struct.pack(">h", -1)
-_FIELD_TYPES = {"id": ">i8", "store": ">i8", "ts": ">i8", "active": "u1", "is_new": "u1"}
+_FIELD_TYPES = {"store": ">i8", "ts": ">i8", "active": "u1", "is_new": "u1"}
 _STORED = ("store", "ts", "active")
-# From this many new polls on, dropping and rebuilding the indexes beats maintaining them.
-BULK_INSERT_ROWS = 200_000
 
 
 def write_polls(cursor, *, rows: pa.Table, progress: Progress | None = None) -> WriteCounts:
@@ -42,26 +42,22 @@ def write_polls(cursor, *, rows: pa.Table, progress: Progress | None = None) -> 
     keep = sorted_last_of_each(store_keys, micros)
     store_keys, micros, active = store_keys[keep], micros[keep], active[keep]
     counts = WriteCounts(duplicates=len(rows) - len(keep), stores_created=created)
-    cursor.execute("SELECT NOT EXISTS (SELECT 1 FROM monitoring_statuspoll)")
-    if cursor.fetchone()[0]:
-        _bulk_insert(cursor, columns={"store": store_keys, "ts": micros, "active": active}, empty=True, progress=progress)
-        counts.inserted = len(keep)
-        return counts
+    fresh_days, adopted_days = partitions.days_to_create(cursor, micros=micros)
+    partitions.adopt_default_rows(cursor, days=adopted_days)
+    fresh = np.isin(micros // partitions.DAY_MICROS, fresh_days)
+    if fresh.any():
+        new_columns = {"store": store_keys[fresh], "ts": micros[fresh], "active": active[fresh]}
+        _bulk_insert(cursor, columns=new_columns, days=fresh_days, progress=progress)
+    store_keys, micros, active = store_keys[~fresh], micros[~fresh], active[~fresh]
     stored = _stored_polls(cursor, micros=micros)
     position = pair_positions(store_keys, micros, stored["store"], stored["ts"] + _PG_EPOCH_MICROS)
     is_new = position < 0
     stored_active = np.zeros(len(position), bool)
     stored_active[~is_new] = stored["active"][position[~is_new]]
-    changed = is_new | (stored_active != active)
-    bulk = int(is_new.sum()) >= BULK_INSERT_ROWS
-    if bulk:  # before any other write to the table in this transaction: ALTER TABLE needs that
-        new_columns = {"store": store_keys[is_new], "ts": micros[is_new], "active": active[is_new]}
-        _bulk_insert(cursor, columns=new_columns, empty=False, progress=progress)
-    write = changed & ~is_new if bulk else changed
+    write = is_new | (stored_active != active)
     columns = {"store": store_keys[write], "ts": micros[write], "active": active[write], "is_new": is_new[write]}
-    counts.inserted, counts.updated = _write_changes(cursor, columns=columns, progress=None if bulk else progress)
-    if bulk:
-        counts.inserted = int(is_new.sum())
+    counts.inserted, counts.updated = _write_changes(cursor, columns=columns, progress=None if fresh.any() else progress)
+    counts.inserted += int(fresh.sum())
     counts.unchanged = len(keep) - counts.inserted - counts.updated
     return counts
 
@@ -107,42 +103,40 @@ def _combined_keys(store_keys: np.ndarray, micros: np.ndarray) -> tuple[np.ndarr
     return (store_keys * span + (micros - low),)
 
 
-def _bulk_insert(cursor, *, columns: dict[str, np.ndarray], empty: bool, progress: Progress | None) -> None:
-    """Insert many new polls the cheapest correct way: COPY with no index or foreign key,
-    then rebuild them by sorting (row-by-row index upkeep and a deferred foreign-key check
-    per row cost several times more for millions of rows). The DDL locks the table until
-    commit, so a report waits for the load instead of reading half of it. Into an empty
-    table, ids are given explicitly and COPY FREEZE spares a later pass over every page.
+def _bulk_insert(cursor, *, columns: dict[str, np.ndarray], days: np.ndarray, progress: Progress | None) -> None:
+    """Polls of days with no partition yet, the cheapest correct way: each day's partition
+    is made as a plain table, filled by COPY FREEZE (no later pass over every page), given
+    its indexes by sorting, and attached (row-by-row index upkeep and a foreign-key check
+    per row cost several times more for millions of rows). Only these new tables are
+    written: a day loaded into a year of history costs what it costs into an empty table.
+    The columns come sorted by (store, timestamp), so each day's rows are a run of them.
     """
-    cursor.execute(
-        """
-        SELECT 'ALTER TABLE monitoring_statuspoll DROP CONSTRAINT ' || quote_ident(conname),
-               'ALTER TABLE monitoring_statuspoll ADD CONSTRAINT ' || quote_ident(conname) || ' '
-               || pg_get_constraintdef(oid)
-        FROM pg_constraint WHERE conrelid = 'monitoring_statuspoll'::regclass AND contype IN ('p', 'u', 'f')
-        UNION ALL
-        SELECT 'DROP INDEX ' || quote_ident(schemaname) || '.' || quote_ident(indexname), indexdef
-        FROM pg_indexes
-        WHERE schemaname = current_schema() AND tablename = 'monitoring_statuspoll' AND indexname NOT IN (
-            SELECT conname FROM pg_constraint WHERE conrelid = 'monitoring_statuspoll'::regclass)
-        """
-    )
-    statements = cursor.fetchall()
-    drops = [drop for drop, _ in statements]
-    sql = "COPY monitoring_statuspoll (store_id, timestamp, active) FROM STDIN WITH (FORMAT binary)"
-    if empty:
-        count = len(columns["ts"])
-        drops += ["TRUNCATE monitoring_statuspoll", f"ALTER TABLE monitoring_statuspoll ALTER COLUMN id RESTART WITH {count + 1}"]
-        columns = {"id": np.arange(1, count + 1, dtype=np.int64), **columns}
-        sql = "COPY monitoring_statuspoll (id, store_id, timestamp, active) FROM STDIN WITH (FORMAT binary, FREEZE)"
-    cursor.execute("; ".join(drops))
-    copy_bytes(cursor, sql, binary_copy(columns), progress)
-    # Keys and indexes first: the foreign key check then runs as one join over them.
-    rebuild = sorted((create for _, create in statements), key=lambda sql: "FOREIGN KEY" in sql)
-    cursor.execute("; ".join(["SET LOCAL maintenance_work_mem = '256MB'", *rebuild]))
-    # Fresh statistics for millions of new rows: the reports' query plans and the poll
-    # count estimate of the health check (reports.data_overview) rely on them.
-    cursor.execute("ANALYZE monitoring_statuspoll")
+    parent = partitions.PARENT
+    day_of_row = columns["ts"] // partitions.DAY_MICROS
+    order = np.argsort(day_of_row, kind="stable")  # by day, still by (store, timestamp) within one
+    edges = np.searchsorted(day_of_row[order], days, side="left").tolist() + [len(order)]
+    parts = [partitions.partition_of(day) for day in days]
+    # DROP: a day's empty partition (days_to_create) is replaced; a missing one is a no-op.
+    cursor.execute("; ".join(
+        f"DROP TABLE IF EXISTS {p.name}; CREATE TABLE {p.name} (LIKE {parent} INCLUDING DEFAULTS)" for p in parts
+    ))
+    for part, low, high in zip(parts, edges[:-1], edges[1:], strict=True):
+        rows = order[low:high]
+        payload = binary_copy({name: values[rows] for name, values in columns.items()})
+        copy_bytes(cursor, f"COPY {part.name} (store_id, timestamp, active) FROM STDIN WITH (FORMAT binary, FREEZE)", payload, progress)
+    # The indexes the parent's partitioned indexes expect, so that ATTACH adopts them instead
+    # of building its own; ATTACH then checks the foreign key in one join, and the bounds in one scan.
+    statements = ["SET LOCAL maintenance_work_mem = '256MB'"]
+    for part in parts:
+        statements += [
+            f"ALTER TABLE {part.name} ADD PRIMARY KEY (id, timestamp)",
+            f"CREATE UNIQUE INDEX ON {part.name} (store_id, timestamp) INCLUDE (active)",
+            f"CREATE INDEX ON {part.name} (timestamp)",
+            f"ALTER TABLE {parent} ATTACH PARTITION {part.name} {part.bounds_sql()}",
+            # Fresh statistics for the new rows: the reports' query plans rely on them.
+            f"ANALYZE {part.name}",
+        ]
+    cursor.execute("; ".join(statements))
 
 
 def _stored_polls(cursor, *, micros: np.ndarray) -> np.ndarray:
