@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('monitoring', '0005_report_outage_list'),
+        ('monitoring', '0006_partition_polls_by_day'),
     ]
 
     operations = [
