@@ -15,8 +15,6 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from threading import Lock
-from typing import Mapping
-from urllib.parse import urlencode
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -24,146 +22,29 @@ import numpy as np
 import pandas as pd
 
 from monitoring import svg_chart
-from monitoring.engine import OUTAGE_COUNT_COLUMNS, REPORT_COLUMNS, StoreTimeline, store_timeline
+from monitoring.engine import OUTAGE_COUNT_COLUMNS, REPORT_COLUMNS, StoreTimeline, store_period_end, store_timeline
+from monitoring.report_tables import ROLLING, WORST_STORES, Layout, layout_of, ordered_by
 from monitoring.models import Report
 from monitoring.reports import reading
+from monitoring.reports.build import report_period
+from monitoring.reports.state import fleet_figures
 
 NUMBER_COLUMNS = REPORT_COLUMNS[1:]
 COUNT_COLUMNS = OUTAGE_COUNT_COLUMNS[1:]
-# The report table: the SPEC 5 figures, then each store's outages (from the outage list).
-TABLE_COLUMNS = REPORT_COLUMNS + COUNT_COLUMNS
-COLUMN_LABELS = {
-    "store_id": "Store",
-    "uptime_last_hour": "Last hour (min)",
-    "uptime_last_day": "Last day (h)",
-    "uptime_last_week": "Last week (h)",
-    "downtime_last_hour": "Last hour (min)",
-    "downtime_last_day": "Last day (h)",
-    "downtime_last_week": "Last week (h)",
-    "outages_last_day": "Last day",
-    "outages_last_week": "Last week",
-    "longest_outage_minutes": "Longest (min)",
-}
-COLUMN_GROUPS = {column: column.split("_")[0].capitalize() for column in NUMBER_COLUMNS} | {
-    column: "Outages" for column in COUNT_COLUMNS
-}
-PAGE_SIZES = (50, 100, 500)
-# Quick filters of the report table: name -> (label, column that must be > 0).
-QUICK_FILTERS: dict[str, tuple[str, str | None]] = {
-    "all": ("All stores", None),
-    "down_hour": ("Down in the last hour", "downtime_last_hour"),
-    "down_day": ("Down in the last day", "downtime_last_day"),
-    "down_week": ("Down in the last week", "downtime_last_week"),
-}
-WORST_STORES = 5
-
-
-@dataclass(frozen=True)
-class TableQuery:
-    """The report table's controls, read leniently: a bad value is its default, never an error."""
-
-    q: str = ""
-    show: str = "all"
-    sort: str = "store_id"
-    order: str = "asc"
-    page: int = 1
-    per: int = PAGE_SIZES[0]
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, str]) -> TableQuery:
-        sort = params.get("sort", "store_id")
-        sort = sort if sort in TABLE_COLUMNS else "store_id"
-        default_order = "asc" if sort == "store_id" else "desc"
-        order = params.get("order", default_order)
-        return cls(
-            q=params.get("q", "").strip()[:200],
-            show=params.get("show", "all") if params.get("show") in QUICK_FILTERS else "all",
-            sort=sort,
-            order=order if order in ("asc", "desc") else default_order,
-            page=_positive_int(params.get("page"), 1),
-            per=int(params["per"]) if params.get("per") in [str(size) for size in PAGE_SIZES] else PAGE_SIZES[0],
-        )
-
-    def link(self, **changes) -> str:
-        """The query string of this table with some controls changed (defaults left out)."""
-        values = {"q": self.q, "show": self.show, "sort": self.sort, "order": self.order, "page": self.page, "per": self.per}
-        values.update(changes)
-        defaults = {"q": "", "show": "all", "page": 1, "per": PAGE_SIZES[0]}
-        if values["sort"] == "store_id" and values["order"] == "asc":
-            defaults.update(sort="store_id", order="asc")
-        return "?" + urlencode({key: value for key, value in values.items() if defaults.get(key) != value})
-
-    def sort_link(self, column: str) -> str:
-        """Clicking a header sorts by it; clicking the sorted header again flips the order.
-        Numbers start with the largest first: the worst stores are what an owner looks for."""
-        if column == self.sort:
-            order = "desc" if self.order == "asc" else "asc"
-        else:
-            order = "asc" if column == "store_id" else "desc"
-        return self.link(sort=column, order=order, page=1)
-
-
-def _positive_int(raw: str | None, default: int) -> int:
-    try:
-        value = int(raw or "")
-    except ValueError:
-        return default
-    return value if value >= 1 else default
-
-
-@dataclass(frozen=True)
-class TablePage:
-    query: TableQuery
-    rows: list[dict]
-    total: int  # stores in the report
-    matched: int  # stores left by the filters
-    page: int
-    pages: int
-
-    @property
-    def first_index(self) -> int:
-        return (self.page - 1) * self.query.per + 1 if self.matched else 0
-
-    @property
-    def last_index(self) -> int:
-        return min(self.page * self.query.per, self.matched)
-
-    @property
-    def headers(self) -> list[dict]:
-        """Each column's label, sort link and aria-sort state."""
-        aria = {"asc": "ascending", "desc": "descending"}
-        return [
-            {
-                "column": column,
-                "label": COLUMN_LABELS[column],
-                "group": COLUMN_GROUPS.get(column, ""),
-                "href": self.query.sort_link(column),
-                "aria_sort": aria[self.query.order] if column == self.query.sort else "none",
-            }
-            for column in TABLE_COLUMNS
-        ]
-
-    @property
-    def pager(self) -> dict[str, str | None]:
-        """Links to the first, previous, next and last pages (None where there is none)."""
-        before, after = self.page > 1, self.page < self.pages
-        return {
-            "first": self.query.link(page=1) if before else None,
-            "previous": self.query.link(page=self.page - 1) if before else None,
-            "next": self.query.link(page=self.page + 1) if after else None,
-            "last": self.query.link(page=self.pages) if after else None,
-        }
 
 
 @dataclass(frozen=True)
 class ReportSummary:
+    """A rolling report's summary; `period` holds a period report's instead (then the rest is empty)."""
+
     store_count: int
-    down_last_week: int  # stores with any downtime in the last week
-    down_last_day: int
-    downtime_week_hours: float
-    uptime_week_hours: float
+    down_last_week: int = 0  # stores with any downtime in the last week
+    down_last_day: int = 0
+    downtime_week_hours: float = 0.0
+    uptime_week_hours: float = 0.0
     worst: list[dict] = field(default_factory=list)
     most_outages: list[dict] = field(default_factory=list)
+    period: PeriodSummary | None = None
 
     @property
     def uptime_share(self) -> float | None:
@@ -173,10 +54,27 @@ class ReportSummary:
 
 
 @dataclass(frozen=True)
+class PeriodSummary:
+    down_stores: int  # stores with any downtime in the period
+    uptime_percent: float | None  # the fleet's, this period
+    previous_uptime_percent: float | None  # and the period before (the day, week or month before)
+    worst: list[dict] = field(default_factory=list)
+    most_outages: list[dict] = field(default_factory=list)
+
+    @property
+    def change(self) -> float | None:
+        """Percentage points up (+) or down (-) against the previous period."""
+        if self.uptime_percent is None or self.previous_uptime_percent is None:
+            return None
+        return round(self.uptime_percent - self.previous_uptime_percent, 2)
+
+
+@dataclass(frozen=True)
 class ParsedReport:
-    frame: pd.DataFrame  # TABLE_COLUMNS, in store_id order
+    frame: pd.DataFrame  # the table's columns (report_tables.layout_of(kind)), in store_id order
     outages: pd.DataFrame  # the outage list: store_id, start, end (UTC), minutes, ongoing
     summary: ReportSummary
+    layout: Layout = ROLLING
 
 
 class _ParsedCache:
@@ -200,11 +98,14 @@ class _ParsedCache:
 
 
 _parsed = _ParsedCache(size=4)
-_EMPTY = pd.DataFrame({column: pd.Series(dtype=str if column == "store_id" else "float64") for column in TABLE_COLUMNS})
 _NO_OUTAGES = pd.DataFrame({
     "store_id": pd.Series(dtype=str), "start": pd.Series(dtype="datetime64[ns, UTC]"),
     "end": pd.Series(dtype="datetime64[ns, UTC]"), "minutes": pd.Series(dtype="float64"), "ongoing": pd.Series(dtype=bool),
 })
+
+
+def _empty_frame(layout: Layout) -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series(dtype=str if name == "store_id" else "float64") for name in layout.names})
 
 
 def report_for_page(*, report_id: UUID) -> Report | None:
@@ -213,10 +114,14 @@ def report_for_page(*, report_id: UUID) -> Report | None:
     return Report.objects.defer(*Report.BULKY_FIELDS).filter(pk=report_id).first()
 
 
-def parse_report_csv(*, text: str) -> pd.DataFrame:
+def parse_report_csv(*, text: str, layout: Layout = ROLLING) -> pd.DataFrame:
+    """The report's CSV as its table's frame; a period's empty percent becomes NaN."""
     frame = _read_csv(text)
-    frame = frame[REPORT_COLUMNS].astype({column: "float64" for column in NUMBER_COLUMNS})
-    # Already in code-point order but for un-guarded ids; _ordered relies on it.
+    columns = [name for name in layout.names if name in frame.columns]
+    frame = frame[columns]
+    for name in columns[1:]:
+        frame[name] = pd.to_numeric(frame[name].replace("", np.nan), errors="coerce").astype("float64")
+    # Already in code-point order but for un-guarded ids; ordered_by relies on it.
     return frame.sort_values("store_id", kind="stable", ignore_index=True)
 
 
@@ -247,30 +152,34 @@ def _read_csv(text: str) -> pd.DataFrame:
 
 
 def _parse(report: Report) -> ParsedReport:
-    """The report's rows with each store's outage counts (0 without outages), and its outage list."""
-    frame = parse_report_csv(text=report.csv)
-    if report.outage_counts_csv:
-        counts = _read_csv(report.outage_counts_csv).set_index("store_id")
-        for column in COUNT_COLUMNS:
-            frame[column] = frame["store_id"].map(counts[column]).fillna(0).astype("float64").to_numpy()
-    else:
-        for column in COUNT_COLUMNS:
-            frame[column] = 0.0
-    return ParsedReport(frame=frame, outages=parse_outages_csv(text=report.outages_csv), summary=report_summary(frame=frame))
+    """The report's rows (a rolling report's with each store's outage counts, 0 without
+    outages), its outage list and its summary."""
+    layout = layout_of(report.kind)
+    frame = parse_report_csv(text=report.csv, layout=layout)
+    outages = parse_outages_csv(text=report.outages_csv)
+    if layout is not ROLLING:
+        return ParsedReport(frame=frame, outages=outages, summary=period_summary(frame=frame, report=report), layout=layout)
+    counts = _read_csv(report.outage_counts_csv).set_index("store_id") if report.outage_counts_csv else None
+    for column in COUNT_COLUMNS:
+        frame[column] = frame["store_id"].map(counts[column]).fillna(0).astype("float64").to_numpy() if counts is not None else 0.0
+    return ParsedReport(frame=frame, outages=outages, summary=report_summary(frame=frame), layout=layout)
 
 
 def parsed_report(*, report: Report) -> ParsedReport:
     """A Complete report's rows and summary (an unfinished report has none)."""
     if report.state != Report.State.COMPLETE:
-        return ParsedReport(frame=_EMPTY, outages=_NO_OUTAGES, summary=report_summary(frame=_EMPTY))
+        layout = layout_of(report.kind)
+        empty = _empty_frame(layout)
+        summary = report_summary(frame=empty) if layout is ROLLING else ReportSummary(store_count=0)
+        return ParsedReport(frame=empty, outages=_NO_OUTAGES, summary=summary, layout=layout)
     return _parsed.get(report)
 
 
 def report_summary(*, frame: pd.DataFrame) -> ReportSummary:
     down = frame[frame["downtime_last_week"] > 0]
-    worst = _ordered(down, column="downtime_last_week", ascending=False).head(WORST_STORES)
+    worst = ordered_by(down, column="downtime_last_week", ascending=False).head(WORST_STORES)
     interrupted = frame[frame["outages_last_week"] > 0]
-    most_outages = _ordered(interrupted, column="outages_last_week", ascending=False).head(WORST_STORES)
+    most_outages = ordered_by(interrupted, column="outages_last_week", ascending=False).head(WORST_STORES)
     return ReportSummary(
         store_count=len(frame),
         down_last_week=len(down),
@@ -282,28 +191,18 @@ def report_summary(*, frame: pd.DataFrame) -> ReportSummary:
     )
 
 
-def report_table(*, frame: pd.DataFrame, query: TableQuery) -> TablePage:
-    matched = frame
-    if query.q:
-        matched = matched[matched["store_id"].str.contains(query.q, case=False, regex=False)]
-    column = QUICK_FILTERS[query.show][1]
-    if column:
-        matched = matched[matched[column] > 0]
-    ordered = _ordered(matched, column=query.sort, ascending=query.order == "asc")
-    pages = max(1, -(-len(ordered) // query.per))
-    page = min(query.page, pages)
-    rows = ordered.iloc[(page - 1) * query.per : page * query.per].to_dict("records")
-    return TablePage(query=query, rows=rows, total=len(frame), matched=len(ordered), page=page, pages=pages)
-
-
-def _ordered(frame: pd.DataFrame, *, column: str, ascending: bool) -> pd.DataFrame:
-    """The frame (in store_id order) sorted by one column; ties stay in store_id order,
-    so a page never reshuffles between two requests. One stable argsort of one
-    float column is several times faster than a two-key sort with strings."""
-    if column == "store_id":
-        return frame if ascending else frame.iloc[::-1]
-    values = frame[column].to_numpy()
-    return frame.iloc[np.argsort(values if ascending else -values, kind="stable")]
+def period_summary(*, frame: pd.DataFrame, report: Report) -> ReportSummary:
+    """The fleet's uptime percent this period and the one before (computed in the same report)."""
+    fleet = fleet_figures(report.period_totals)
+    down = frame[frame["downtime_hours"] > 0]
+    interrupted = frame[frame["outages"] > 0]
+    return ReportSummary(store_count=len(frame), period=PeriodSummary(
+        down_stores=len(down),
+        uptime_percent=fleet["uptime_percent"],
+        previous_uptime_percent=fleet["previous_uptime_percent"],
+        worst=ordered_by(down, column="downtime_hours", ascending=False).head(WORST_STORES).to_dict("records"),
+        most_outages=ordered_by(interrupted, column="outages", ascending=False).head(WORST_STORES).to_dict("records"),
+    ))
 
 
 def report_row(*, frame: pd.DataFrame, store_id: str) -> dict | None:
@@ -382,9 +281,12 @@ def store_detail(*, report: Report, store_id: str) -> StoreDetail | None:
     if data.stores.empty:
         return None  # the store was deleted since the report
     given = StoreGiven(store_id=store_id, timezone=data.stores["timezone"].iloc[0])
+    # A period report's chart shows the last week of the store's own period (all of a day or a week).
+    period = report_period(report)
+    end = report.now if period is None else store_period_end(period=period, timezone=given.timezone, latest=report.now)
     timeline = store_timeline(
         store_id=store_id, timezone=given.timezone, hours=data.hours, polls=data.polls,
-        now=report.now, start=report.now - WEEK, end=report.now,
+        now=end, start=end - WEEK, end=end,
     )
     # The reader's polls are in no particular order and in epoch nanoseconds;
     # the chart wants them in time order, as instants.

@@ -16,6 +16,7 @@ from ninja.responses import NinjaJSONEncoder
 from monitoring.api_schemas import NO_SUCH_REPORT
 from monitoring.models import Report
 from monitoring.pages import StoreDetail, parse_outages_csv
+from monitoring.reports.state import fleet_figures
 from monitoring.reports.status import FleetStatus
 
 STATES = ("closed", "up", "down", "unknown")
@@ -62,29 +63,12 @@ def report_status(*, report: Report) -> dict[str, Any]:
         **{name: getattr(report, name) for group in (PROGRESS, FIGURES, TIMES, ASKED) for name in group},
         "period": report.period or None,
         "date": report.period_date,
-        "fleet": fleet_figures(report=report) if complete and report.kind != Report.Kind.ROLLING else None,
+        "fleet": fleet_figures(report.period_totals) if complete and report.kind != Report.Kind.ROLLING else None,
         "error": report.error,
         "page_url": reverse("report", args=[report.id]),
         "csv_url": csv_url(report=report) if complete else None,
         "outages_url": outages_url(report=report) if complete else None,
     }
-
-
-def fleet_figures(*, report: Report) -> dict[str, Any]:
-    """A period report's fleet: hours up and down and the uptime percent, this period and the previous one."""
-    totals = report.period_totals
-    up, down = totals.get("up_hours", 0.0), totals.get("down_hours", 0.0)
-    before_up, before_down = totals.get("previous_up_hours", 0.0), totals.get("previous_down_hours", 0.0)
-    return {
-        "uptime_hours": round(up, 2), "downtime_hours": round(down, 2), "uptime_percent": uptime_percent(up, down),
-        "previous_uptime_hours": round(before_up, 2), "previous_downtime_hours": round(before_down, 2),
-        "previous_uptime_percent": uptime_percent(before_up, before_down),
-    }
-
-
-def uptime_percent(up: float, down: float) -> float | None:
-    """100 x up / (up + down) to 2 decimals (as SPEC 8 per store); None without open time."""
-    return round(100 * up / (up + down), 2) if up + down > 0 else None
 
 
 def csv_url(*, report: Report) -> str:

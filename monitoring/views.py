@@ -17,11 +17,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from monitoring import pages, report_answers
+from monitoring import pages, report_answers, report_tables
 from monitoring.access import client_identity
 from monitoring.ingest.overview import data_overview, latest_loads
 from monitoring.models import Report
-from monitoring.reports.requests import ReportRequest
+from monitoring.reports.requests import RequestError, report_request
 from monitoring.reports.service import (
     TriggerLimitReached,
     report_create,
@@ -41,12 +41,43 @@ class PageForm(forms.Form):
 
 
 class TriggerForm(PageForm):
-    as_of = forms.DateTimeField(
-        required=False,
-        label="As of (UTC, optional)",
+    """What to report on: the rolling windows (optionally as of an instant), a local day, week or
+    month, or an interval. The fields travel as text to reports.requests, the API's own check."""
+
+    KINDS = (
+        ("rolling", "Last hour, day and week"),
+        ("day", "A day"),
+        ("week", "A week (Monday to Sunday)"),
+        ("month", "A month"),
+        ("interval", "From … to …"),
+    )
+    report = forms.ChoiceField(choices=KINDS, initial="rolling", required=False, label="Report on", widget=forms.RadioSelect)
+    as_of = forms.CharField(
+        required=False, label="As of (UTC, optional)",
         help_text="Leave empty for the latest poll. Polls after this instant are ignored.",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}),
     )
+    date = forms.CharField(
+        required=False, label="Date", help_text="Any date inside the day, week or month, in each store's own calendar.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    start = forms.CharField(required=False, label="From (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}))
+    end = forms.CharField(required=False, label="To (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}))
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        kind = cleaned.get("report") or "rolling"
+        # Only the fields of the chosen kind count: a date typed before switching back is ignored.
+        fields = {
+            "rolling": {"as_of": cleaned.get("as_of")},
+            "interval": {"start": cleaned.get("start"), "end": cleaned.get("end")},
+        }.get(kind, {"period": kind, "day": cleaned.get("date") or ""})
+        try:
+            cleaned["request"] = report_request(**fields)
+        except RequestError as error:
+            shown = {"day": "date", "period": "report"}.get(error.field, error.field)
+            self.add_error(shown if shown in self.fields else None, str(error).partition(": ")[2] or str(error))
+        return cleaned
 
 
 class LookupForm(PageForm):
@@ -68,7 +99,7 @@ def report_trigger(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _trigger_refused(request, form, status=400)
     try:
-        report = report_create(request=ReportRequest(as_of=form.cleaned_data["as_of"]), requested_by=client_identity(request))
+        report = report_create(request=form.cleaned_data["request"], requested_by=client_identity(request))
     except TriggerLimitReached:
         form.add_error(None, "Too many reports asked for recently from here; please try again later.")
         return _trigger_refused(request, form, status=429)
@@ -160,12 +191,12 @@ def _result_context(report: Report, request: HttpRequest) -> dict:
     if report.state != Report.State.COMPLETE:
         return {}
     parsed = pages.parsed_report(report=report)
-    query = pages.TableQuery.from_params(request.GET)
+    query = report_tables.TableQuery.from_params(request.GET, layout=parsed.layout)
     return {
         "summary": parsed.summary,
-        "table": pages.report_table(frame=parsed.frame, query=query),
-        "quick_filters": pages.QUICK_FILTERS,
-        "page_sizes": pages.PAGE_SIZES,
+        "table": report_tables.report_table(frame=parsed.frame, query=query, layout=parsed.layout),
+        "quick_filters": parsed.layout.filters,
+        "page_sizes": report_tables.PAGE_SIZES,
     }
 
 

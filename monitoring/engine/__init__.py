@@ -21,6 +21,7 @@ from .period import (
     PeriodReport,
     compute_period_report,
     period_reading_range,
+    store_period_end,
 )
 from .report import RollingReport, compute_report, compute_rolling_report
 from .status_now import STATUS_COLUMNS, status_now
@@ -35,6 +36,7 @@ __all__ = [
     "PeriodReport",
     "compute_period_report",
     "period_reading_range",
+    "store_period_end",
     "period_to_csv",
     "DEFAULT_TIMEZONE",
     "LOOKBACK",

@@ -24,7 +24,7 @@ from .outages import OutageParts, outage_parts
 from .report import _TICKS_PER_HOUR, _TICKS_PER_MINUTE, hundredths_half_up, outage_frame
 from .stores import StoreTable, store_table
 from .timebase import TICKS_PER_MICROSECOND, Span, instant_microseconds
-from .zones import local_to_utc
+from .zones import local_to_utc, resolve_zone_name
 
 # SPEC 8: observations reach one week before a store's period.
 PERIOD_LOOKBACK_US = 7 * MICROSECONDS_PER_DAY
@@ -123,6 +123,16 @@ def period_windows(*, table: StoreTable, period: Period, latest_us: int) -> tupl
     cut = bool(np.any(last > latest_us))
     last = np.maximum(np.minimum(last, latest_us), first)  # a period after the latest poll is empty
     return first, last, cut
+
+
+def store_period_end(*, period: Period, timezone: str | None, latest: datetime) -> datetime:
+    """Where one store's period ends (cut at the latest poll): the store page's chart ends there."""
+    table = StoreTable(
+        keys=np.zeros(1, dtype=np.int64), ids=np.array([""], dtype=object),
+        zone_codes=np.zeros(1, dtype=np.int64), zone_names=(resolve_zone_name(timezone),),
+    )
+    _, last, _ = period_windows(table=table, period=period, latest_us=instant_microseconds(latest))
+    return pd.Timestamp(int(last[0]) * 1_000, tz="UTC").to_pydatetime()
 
 
 def _local_midnight_utc(table: StoreTable, day: date) -> np.ndarray:

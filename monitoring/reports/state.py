@@ -15,6 +15,7 @@ import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 from datetime import datetime, timedelta
 
 from django.db.models import F, Q
@@ -141,6 +142,24 @@ def merged_period_totals(parts: list[dict]) -> dict:
         "cut": any(part.get("cut") for part in parts),
         "end": max(ends, key=datetime.fromisoformat) if ends else None,
     }
+
+
+def fleet_figures(totals: dict) -> dict[str, Any]:
+    """A period report's fleet (its period_totals): hours up and down and the uptime percent,
+    this period and the previous one."""
+    up, down = totals.get("up_hours", 0.0), totals.get("down_hours", 0.0)
+    before_up, before_down = totals.get("previous_up_hours", 0.0), totals.get("previous_down_hours", 0.0)
+    return {
+        "uptime_hours": round(up, 2), "downtime_hours": round(down, 2), "uptime_percent": uptime_percent(up, down),
+        "previous_uptime_hours": round(before_up, 2), "previous_downtime_hours": round(before_down, 2),
+        "previous_uptime_percent": uptime_percent(before_up, before_down),
+    }
+
+
+def uptime_percent(up: float, down: float) -> float | None:
+    """100 x up / (up + down) to 2 decimals (as SPEC 8 per store); None without open time."""
+    return round(100 * up / (up + down), 2) if up + down > 0 else None
+
 
 
 def reports_recover_stale(*, older_than: timedelta) -> int:
