@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+from django.urls import reverse
 
 from monitoring import svg_chart
 from monitoring.engine import OUTAGE_COUNT_COLUMNS, REPORT_COLUMNS, StoreTimeline, store_period_end, store_timeline
@@ -28,6 +29,7 @@ from monitoring.models import Report
 from monitoring.reports import reading
 from monitoring.reports.build import report_period
 from monitoring.reports.state import fleet_figures
+from monitoring.reports.status import fleet_status
 
 NUMBER_COLUMNS = REPORT_COLUMNS[1:]
 COUNT_COLUMNS = OUTAGE_COUNT_COLUMNS[1:]
@@ -346,3 +348,38 @@ def _store_detail(
 def _wall(instant: pd.Timestamp, zone: ZoneInfo) -> datetime:
     """The store's wall-clock time, naive, so templates print it as it is (not in UTC)."""
     return instant.tz_convert(zone).to_pydatetime().replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class DownStore:
+    store_id: str
+    since: datetime
+    minutes: float
+    store_url: str | None  # its page in the newest Complete rolling report that has it
+
+
+@dataclass(frozen=True)
+class FleetNow:
+    now: datetime | None
+    counts: dict[str, int]
+    down: list[DownStore]  # longest first
+    report: Report | None  # the report the store links go to
+
+
+def fleet_now() -> FleetNow:
+    """Status now for the Now page: the stores down, longest first, linked to the newest report."""
+    fleet = fleet_status()
+    stores = fleet.stores
+    counts = {state: int((stores["state"] == state).sum()) for state in ("down", "up", "closed", "unknown")}
+    down = stores[stores["state"] == "down"].sort_values("down_since_ns", kind="stable")
+    report = Report.objects.defer(*Report.BULKY_FIELDS).filter(state=Report.State.COMPLETE, kind=Report.Kind.ROLLING).first()
+    known = set(parsed_report(report=report).frame["store_id"]) if report is not None else set()
+    now_ns = pd.Timestamp(fleet.now).value
+    listed = [
+        DownStore(
+            store_id=store_id, since=pd.Timestamp(since, tz="UTC").to_pydatetime(), minutes=(now_ns - since) / 60e9,
+            store_url=reverse("report-store", args=[report.id, store_id]) if store_id in known else None,
+        )
+        for store_id, since in down[["store_id", "down_since_ns"]].itertuples(index=False)
+    ]
+    return FleetNow(now=fleet.now if len(stores) else None, counts=counts, down=listed, report=report)

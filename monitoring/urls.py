@@ -11,5 +11,6 @@ urlpatterns = [
     path("reports/<uuid:report_id>/status.json", views.report_status, name="report-status"),
     path("reports/<uuid:report_id>/csv", views.report_csv, name="report-csv"),
     path("reports/<uuid:report_id>/stores/<path:store_id>", views.report_store, name="report-store"),
+    path("now/", views.status_now, name="now"),
     path("data/", views.data_status, name="data"),
 ]

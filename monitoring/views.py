@@ -30,6 +30,8 @@ from monitoring.reports.service import (
 )
 
 RECENT_REPORTS = 20
+# The Now page reloads itself this often: polls arrive about hourly, loads every few minutes at most.
+NOW_REFRESH_SECONDS = 60
 # A pasted id is often a whole URL or JSON answer: the first UUID in it is the id.
 UUID_IN_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 
@@ -156,6 +158,12 @@ def report_store(request: HttpRequest, report_id: UUID, store_id: str) -> HttpRe
     if detail is None:
         return _not_found(request, f"This report has no store “{store_id}”.")
     return render(request, "monitoring/store.html", {"report": report, "detail": detail})
+
+
+@require_GET
+def status_now(request: HttpRequest) -> HttpResponse:
+    """Stores down right now, longest first, and how the fleet stands (SPEC 9's status now)."""
+    return render(request, "monitoring/now.html", {"now": pages.fleet_now(), "refresh_seconds": NOW_REFRESH_SECONDS})
 
 
 @require_GET

@@ -2,7 +2,8 @@
 
 One read of all stores (the shard reader with no bounds) and one engine pass: no
 query per store. The answer only changes when data is loaded, so the last one is
-kept per process, keyed by the latest poll and the latest load.
+kept per process, keyed by what a load changes: the latest poll, the latest load
+recorded, and the stores (their newest key and count).
 """
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
+from django.db import connection
 
 from monitoring.engine import status_now
-from monitoring.models import IngestRun
+from monitoring.models import IngestRun, Store
 from monitoring.reports import reading
 
 
@@ -31,13 +33,23 @@ def fleet_status() -> FleetStatus:
     """Every store's state now; computed once per new poll or load."""
     global _last
     now = reading.report_now(as_of=None)
-    key = (now, IngestRun.objects.order_by("-pk").values_list("pk", flat=True).first())
+    key = (now, *_data_version())
     with _lock:
         if _last is not None and _last[0] == key:
             return _last[1]
     data = reading.read_shard(now=now)
     frame = status_now(stores=data.stores, hours=data.hours, polls=data.polls, now=now)
     computed = FleetStatus(now=now, stores=frame)
+
     with _lock:
         _last = (key, computed)
     return computed
+
+
+def _data_version() -> tuple:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT (SELECT max(id) FROM {IngestRun._meta.db_table}),
+                       (SELECT max(id) FROM {Store._meta.db_table}), (SELECT count(*) FROM {Store._meta.db_table})"""
+        )
+        return cursor.fetchone()

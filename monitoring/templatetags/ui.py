@@ -69,3 +69,9 @@ def hms(value: timedelta | None) -> str:
 def fixed2(value: float | None) -> str:
     """A report figure as the CSV writes it: exactly two decimals (cheaper than floatformat)."""
     return "–" if value is None else f"{value:.2f}"
+
+
+@register.filter
+def minutes_as_duration(value: float | None) -> str:
+    """A length in minutes, as `duration` writes it."""
+    return "–" if value is None else duration(float(value) * 60)

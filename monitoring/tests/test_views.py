@@ -416,3 +416,16 @@ def test_the_report_table_sorts_by_the_outage_columns_and_the_summary_names_the_
     assert [row["outages_last_week"] for row in response.context["table"].rows] == [1, 1, 0]
     # Ties (one outage each) stay in store_id order.
     assert [row["store_id"] for row in response.context["summary"].most_outages] == ["A", "B"]
+
+
+def test_the_now_page_lists_the_stores_down_longest_first_linked_to_the_newest_report(client, report):
+    # ui_data at now = Wed 12:00 UTC: B's last poll (12:00) is up, A is closed (Mondays only), c is
+    # closed until 22:00 Tokyo time; no store is down. A poll makes B down: 12:30 inactive, the
+    # latest poll now, so B is down since the midpoint 12:15, 15 minutes.
+    assert client.get(reverse("now")).context["now"].down == []
+    StatusPoll.objects.create(store=Store.objects.get(store_id="B"), timestamp=NOW + timedelta(minutes=30), active=False)
+    now = client.get(reverse("now")).context["now"]
+    assert now.counts == {"down": 1, "up": 0, "closed": 2, "unknown": 0}
+    [down] = now.down
+    assert (down.store_id, down.since.isoformat(), down.minutes) == ("B", "2023-01-25T12:15:00+00:00", 15.0)
+    assert down.store_url == reverse("report-store", args=[report.id, "B"])

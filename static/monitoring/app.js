@@ -2,7 +2,8 @@
 // file (plain forms and links, server-rendered tables and charts); with it:
 //  - Trigger Report stays on the page and shows a live progress bar, then the result;
 //  - a report page that is still running updates itself, then shows its table;
-//  - sorting, filtering and paging the table swap in the new rows without a reload.
+//  - sorting, filtering and paging the table swap in the new rows without a reload;
+//  - the trigger form's Options show only the fields of the kind of report chosen.
 // The server stays the one place that sorts and filters, so both ways agree.
 (function () {
   "use strict";
@@ -209,8 +210,23 @@
     loadTable(form.closest(".report-table"), formUrl(form));
   });
 
+  // Without this every field shows; the server reads only the chosen kind's fields anyway.
+  function showKindFields(form) {
+    var chosen = form.querySelector('input[name="report"]:checked');
+    var kind = chosen ? chosen.value : "rolling";
+    form.querySelectorAll("[data-kind-fields]").forEach(function (group) {
+      group.hidden = group.getAttribute("data-kind-fields").split(" ").indexOf(kind) < 0;
+    });
+  }
+
   var trigger = document.querySelector("[data-trigger-form]");
-  if (trigger) enhanceTrigger(trigger);
+  if (trigger) {
+    enhanceTrigger(trigger);
+    showKindFields(trigger);
+    trigger.addEventListener("change", function (event) {
+      if (event.target.name === "report") showKindFields(trigger);
+    });
+  }
   var report = document.getElementById("report-body");
   if (report) enhanceReport(report);
 })();
