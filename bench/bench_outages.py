@@ -74,9 +74,12 @@ def _measure() -> dict:
         "again_seconds": _timed(lambda: client.get("/api/v1/status")),
         "down_seconds": _timed(lambda: client.get("/api/v1/status", {"state": "down"})),
     }
+    from django.db import connections
+
     from monitoring.reports import runners
 
     runners.shutdown()
+    connections.close_all()  # the database is dropped next
     return figures
 
 

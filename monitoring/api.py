@@ -47,10 +47,10 @@ from monitoring.report_answers import (
     csv_download,
     json_answer,
     no_such_report,
-    outage_records,
+    outages_json,
     outages_download,
     report_status,
-    status_answer,
+    status_json,
     store_answer,
 )
 from monitoring.pages import store_detail
@@ -318,9 +318,7 @@ def report_outages(request: HttpRequest, report_id: ReportId, output: Output | N
 def _outages_answer(report_id: uuid.UUID) -> bytes:
     """A Complete report's outage list as JSON, rendered once per process (it never changes)."""
     report = Report.objects.only("id", "outages_csv").get(pk=report_id)
-    outages = outage_records(text=report.outages_csv)
-    return json.dumps({"status": "Complete", "report_id": report.id, "count": len(outages), "outages": outages},
-                      cls=PreciseJSONEncoder).encode()
+    return outages_json(report_id=report.id, text=report.outages_csv)
 
 
 @api.get(
@@ -371,7 +369,7 @@ def health(request: HttpRequest) -> Any:
     description="At the database's now (the latest poll). `?state=down` keeps the stores down now, longest first.",
 )
 def status(request: HttpRequest, state: Literal["closed", "up", "down", "unknown"] | None = Query(None)) -> Any:
-    return status_answer(fleet=fleet_status(), state=state)
+    return HttpResponse(status_json(fleet=fleet_status(), state=state), content_type=JSON_TYPE)
 
 
 # --- URLs ------------------------------------------------------------------------------

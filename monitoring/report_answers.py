@@ -5,17 +5,21 @@ these, so a report looks the same wherever a client reads it.
 """
 from __future__ import annotations
 
+import io
+import json
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
 from ninja.responses import NinjaJSONEncoder
 
 from monitoring.api_schemas import NO_SUCH_REPORT
+from monitoring.engine import iso_seconds
 from monitoring.models import Report
-from monitoring.pages import StoreDetail, parse_outages_csv
+from monitoring.pages import StoreDetail
 from monitoring.reports.state import fleet_figures
 from monitoring.reports.status import FleetStatus
 
@@ -100,48 +104,74 @@ def outages_download(*, report: Report) -> HttpResponse:
     return response
 
 
-def outage_records(*, text: str) -> list[dict[str, Any]]:
-    """The outage list's rows as JSON objects, values as in the CSV (ids unguarded, minutes as numbers)."""
-    outages = parse_outages_csv(text=text)
-    return [
-        {"store_id": store_id, "start_utc": _utc(start), "end_utc": _utc(end), "minutes": minutes, "ongoing": ongoing}
-        for store_id, start, end, minutes, ongoing in outages[["store_id", "start", "end", "minutes", "ongoing"]].itertuples(index=False)
-    ]
+def outages_json(*, report_id: object, text: str) -> bytes:
+    """A Complete report's outage list as its JSON answer: the CSV's own values (instants as
+    written, ids unguarded, minutes as numbers), encoded by pandas in one pass."""
+    frame = _read_outages_as_written(text)
+    records = frame.to_json(orient="records", double_precision=2)
+    head = json.dumps({"status": "Complete", "report_id": str(report_id), "count": len(frame)})
+    return (head[:-1] + ', "outages": ' + records + "}").encode()
 
 
-def _utc(instant: pd.Timestamp) -> str:
-    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
+def _read_outages_as_written(text: str) -> pd.DataFrame:
+    columns = {"store_id": str, "start_utc": str, "end_utc": str, "minutes": "float64", "ongoing": str}
+    frame = pd.read_csv(io.StringIO(text), dtype=columns, keep_default_na=False) if text else pd.DataFrame(
+        {name: pd.Series(dtype=kind) for name, kind in columns.items()}
+    )
+    guarded = frame["store_id"].str.startswith("'")
+    frame.loc[guarded, "store_id"] = frame.loc[guarded, "store_id"].str[1:]
+    frame["ongoing"] = frame["ongoing"].str.lower() == "true"
+    return frame
 
 
 def store_answer(*, detail: StoreDetail, report: Report) -> dict[str, Any]:
     """One store of a report as JSON: what was given for it, its figures and its outages."""
-    outages = [
-        {"store_id": detail.store.store_id, "start_utc": _utc(pd.Timestamp(o.start)), "end_utc": _utc(pd.Timestamp(o.end)),
-         "minutes": o.minutes, "ongoing": o.ongoing}
-        for o in detail.outages
-    ]
+    rows = [(detail.store.store_id, o.start, o.end, o.minutes, o.ongoing) for o in detail.outages]
+    outages = pd.DataFrame(rows, columns=["store_id", "start", "end", "minutes", "ongoing"])
     return {
         "report_id": report.id, "store_id": detail.store.store_id, "timezone": detail.store.timezone, "zone": detail.zone,
         "hours": [{"weekday": h.weekday, "start_local": h.start_local.isoformat(), "end_local": h.end_local.isoformat()}
                   for h in detail.hours],
         "figures": {name: value for name, value in detail.figures.items() if name != "store_id"},
-        "outages": outages,
+        "outages": [
+            {"store_id": store_id, "start_utc": _second(start), "end_utc": _second(end), "minutes": minutes, "ongoing": ongoing}
+            for store_id, start, end, minutes, ongoing in outages.itertuples(index=False)
+        ],
     }
 
 
-def status_answer(*, fleet: FleetStatus, state: str | None) -> dict[str, Any]:
-    """Status now as JSON; filtered to one state, and the down stores longest first."""
+def _second(instant) -> str:
+    return pd.Timestamp(instant).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_status_answers: dict[tuple, bytes] = {}
+
+
+def status_json(*, fleet: FleetStatus, state: str | None) -> bytes:
+    """Status now as its JSON answer, filtered to one state (the down stores longest first);
+    rendered once per data version and filter, as the status itself is computed once."""
+    key = (fleet.version, state)
+    if key not in _status_answers:
+        _status_answers.clear()  # only the current version's answers are ever asked again
+        _status_answers[key] = _render_status(fleet=fleet, state=state)
+    return _status_answers[key]
+
+
+def _render_status(*, fleet: FleetStatus, state: str | None) -> bytes:
     stores = fleet.stores
     counts = {name: int((stores["state"] == name).sum()) for name in STATES}
     if state is not None:
         stores = stores[stores["state"] == state]
     if state == "down":
         stores = stores.sort_values("down_since_ns", kind="stable")
-    now_ns = pd.Timestamp(fleet.now).value
-    rows = [
-        {"store_id": store_id, "state": store_state,
-         "down_since": pd.Timestamp(since, tz="UTC").to_pydatetime() if since >= 0 else None,
-         "down_minutes": round((now_ns - since) / 60e9, 2) if since >= 0 else None}
-        for store_id, store_state, since in stores[["store_id", "state", "down_since_ns"]].itertuples(index=False)
-    ]
-    return {"now": fleet.now, "counts": counts, "stores": rows}
+    since = stores["down_since_ns"].to_numpy()
+    down = since >= 0
+    rows = pd.DataFrame({
+        "store_id": stores["store_id"].to_numpy(),
+        "state": stores["state"].to_numpy(),
+        # Instants as the outage list writes them (SPEC 7: to the second, halves up).
+        "down_since": np.where(down, iso_seconds(np.where(down, since, 0)), None),
+        "down_minutes": np.where(down, np.floor((pd.Timestamp(fleet.now).value - since) / 600_000_000 + 0.5) / 100, np.nan),
+    })
+    head = json.dumps({"now": fleet.now, "counts": counts}, cls=PreciseJSONEncoder)
+    return (head[:-1] + ', "stores": ' + rows.to_json(orient="records", double_precision=2) + "}").encode()

@@ -12,7 +12,7 @@ from .constants import (
     PERIOD_COLUMNS,
     REPORT_COLUMNS,
 )
-from .csv_export import outage_counts_to_csv, outages_to_csv, period_to_csv, report_to_csv
+from .csv_export import iso_seconds, outage_counts_to_csv, outages_to_csv, period_to_csv, report_to_csv
 from .period import (
     PERIOD_KINDS,
     CalendarPeriod,
@@ -35,6 +35,7 @@ __all__ = [
     "Period",
     "PeriodReport",
     "compute_period_report",
+    "iso_seconds",
     "period_reading_range",
     "store_period_end",
     "period_to_csv",

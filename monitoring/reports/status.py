@@ -23,6 +23,7 @@ from monitoring.reports import reading
 class FleetStatus:
     now: datetime
     stores: pd.DataFrame  # engine.STATUS_COLUMNS, in store_id order
+    version: tuple  # what the data were when computed: answers rendered from it can be kept as long
 
 
 _lock = threading.Lock()
@@ -39,7 +40,7 @@ def fleet_status() -> FleetStatus:
             return _last[1]
     data = reading.read_shard(now=now)
     frame = status_now(stores=data.stores, hours=data.hours, polls=data.polls, now=now)
-    computed = FleetStatus(now=now, stores=frame)
+    computed = FleetStatus(now=now, stores=frame, version=key)
 
     with _lock:
         _last = (key, computed)
