@@ -1,11 +1,11 @@
-"""Writing status polls, the big table (2 million rows a week), in one transaction per file.
+"""Writing status polls, the big table (2 million rows a week), block by block in one transaction per file.
 
 Polls travel as fixed-width tuples in PostgreSQL's binary COPY format, built and
-read with numpy. The stored polls of the file's time span are copied out once and
-compared with the file in numpy, so only new polls and changed statuses are
+read with numpy. The stored polls of a block's time span are copied out once and
+compared with the block in numpy, so only new polls and changed statuses are
 written: a re-load of an unchanged file writes nothing, and an hour of new polls
-writes only that hour. Many new polls (a fresh database, a new week) are copied in
-with the table's indexes and foreign key dropped and rebuilt afterwards.
+writes only that hour. Many new polls (a fresh database; a new week in one block)
+are copied in with the table's indexes and foreign key dropped and rebuilt afterwards.
 """
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import struct
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from django.db import IntegrityError, transaction
 
 from monitoring.ingest.writes import (
-    Progress,
     WriteCounts,
     copy_bytes,
     copy_errors_wrapped,
@@ -34,36 +34,83 @@ _STORED = ("store", "ts", "active")
 BULK_INSERT_ROWS = 200_000
 
 
-def write_polls(cursor, *, rows: pa.Table, progress: Progress | None = None) -> WriteCounts:
-    """A known (store, timestamp) takes the file's status; within a file the last line wins."""
-    store_keys, created = ensure_stores(cursor, store_ids=rows.column("store_id"))
-    micros = rows.column("timestamp").combine_chunks().cast(pa.int64()).to_numpy()
-    active = rows.column("active").combine_chunks().to_numpy(zero_copy_only=False)
-    keep = sorted_last_of_each(store_keys, micros)
-    store_keys, micros, active = store_keys[keep], micros[keep], active[keep]
-    counts = WriteCounts(duplicates=len(rows) - len(keep), stores_created=created)
-    cursor.execute("SELECT NOT EXISTS (SELECT 1 FROM monitoring_statuspoll)")
-    if cursor.fetchone()[0]:
-        _bulk_insert(cursor, columns={"store": store_keys, "ts": micros, "active": active}, empty=True, progress=progress)
-        counts.inserted = len(keep)
-        return counts
-    stored = _stored_polls(cursor, micros=micros)
-    position = pair_positions(store_keys, micros, stored["store"], stored["ts"] + _PG_EPOCH_MICROS)
-    is_new = position < 0
-    stored_active = np.zeros(len(position), bool)
-    stored_active[~is_new] = stored["active"][position[~is_new]]
-    changed = is_new | (stored_active != active)
-    bulk = int(is_new.sum()) >= BULK_INSERT_ROWS
-    if bulk:  # before any other write to the table in this transaction: ALTER TABLE needs that
-        new_columns = {"store": store_keys[is_new], "ts": micros[is_new], "active": active[is_new]}
-        _bulk_insert(cursor, columns=new_columns, empty=False, progress=progress)
-    write = changed & ~is_new if bulk else changed
-    columns = {"store": store_keys[write], "ts": micros[write], "active": active[write], "is_new": is_new[write]}
-    counts.inserted, counts.updated = _write_changes(cursor, columns=columns, progress=None if bulk else progress)
-    if bulk:
-        counts.inserted = int(is_new.sum())
-    counts.unchanged = len(keep) - counts.inserted - counts.updated
-    return counts
+class PollWriter:
+    """A known (store, timestamp) takes the file's status; within a file the last line wins.
+
+    Into an empty table (a fresh load, however many blocks) every block is copied with
+    no index or foreign key, which are rebuilt once at the end. Into a filled table each
+    block is compared with the stored polls of its time span and only its changes are
+    written, at once, so the next block compares with them: a (store, timestamp) repeated
+    in a later block takes that block's status, as the later line.
+    """
+
+    def __init__(self, cursor) -> None:
+        self.cursor, self.counts = cursor, WriteCounts()
+        cursor.execute("SELECT NOT EXISTS (SELECT 1 FROM monitoring_statuspoll)")
+        self.fresh = cursor.fetchone()[0]
+        self.rebuild: list[str] | None = None  # the fresh path's dropped keys and indexes
+        self.next_id = 1
+
+    def add(self, rows: pa.Table, *, only_block: bool) -> None:
+        if not len(rows):
+            return
+        store_keys, created = ensure_stores(self.cursor, store_ids=rows.column("store_id"))
+        micros = rows.column("timestamp").combine_chunks().cast(pa.int64()).to_numpy()
+        active = rows.column("active").combine_chunks().to_numpy(zero_copy_only=False)
+        keep = sorted_last_of_each(store_keys, micros)
+        columns = {"store": store_keys[keep], "ts": micros[keep], "active": active[keep]}
+        self.counts.duplicates += len(rows) - len(keep)
+        self.counts.stores_created += created
+        if self.fresh:
+            self._append(columns)
+        else:
+            self._merge(columns, bulk_allowed=only_block)
+
+    def finish(self) -> WriteCounts:
+        if self.rebuild is not None:
+            cursor = self.cursor
+            cursor.execute(f"ALTER TABLE monitoring_statuspoll ALTER COLUMN id RESTART WITH {self.next_id}")
+            repeated = _rebuild_keys(cursor, statements=self.rebuild)
+            self.counts.inserted -= repeated
+            self.counts.duplicates += repeated
+        return self.counts
+
+    def _append(self, columns: dict[str, np.ndarray]) -> None:
+        """Copy a block into the empty table, ids given explicitly: COPY FREEZE spares a later
+        pass over every page. The DDL locks the table until commit, so a report waits for the
+        load instead of reading half of it."""
+        if self.rebuild is None:
+            drops, self.rebuild = _keys_and_indexes(self.cursor)
+            self.cursor.execute("; ".join([*drops, "TRUNCATE monitoring_statuspoll"]))
+        count = len(columns["ts"])
+        _bulk_insert(self.cursor, columns={"id": np.arange(self.next_id, self.next_id + count, dtype=np.int64), **columns})
+        self.next_id += count
+        self.counts.inserted += count
+
+    def _merge(self, columns: dict[str, np.ndarray], *, bulk_allowed: bool) -> None:
+        cursor, counts = self.cursor, self.counts
+        store_keys, micros, active = columns["store"], columns["ts"], columns["active"]
+        stored = _stored_polls(cursor, micros=micros)
+        position = pair_positions(store_keys, micros, stored["store"], stored["ts"] + _PG_EPOCH_MICROS)
+        is_new = position < 0
+        stored_active = np.zeros(len(position), bool)
+        stored_active[~is_new] = stored["active"][position[~is_new]]
+        changed = is_new | (stored_active != active)
+        # Rebuilding every index of the table pays off once per file, not once per block:
+        # a file of many blocks keeps its indexes, which the next block's compare needs.
+        bulk = bulk_allowed and int(is_new.sum()) >= BULK_INSERT_ROWS
+        if bulk:  # before any other write to the table in this transaction: ALTER TABLE needs that
+            drops, creates = _keys_and_indexes(cursor)
+            cursor.execute("; ".join(drops))
+            _bulk_insert(cursor, columns={"store": store_keys[is_new], "ts": micros[is_new], "active": active[is_new]})
+            _rebuild_keys(cursor, statements=creates)
+        write = changed & ~is_new if bulk else changed
+        columns = {"store": store_keys[write], "ts": micros[write], "active": active[write], "is_new": is_new[write]}
+        inserted, updated = _write_changes(cursor, columns=columns)
+        inserted = int(is_new.sum()) if bulk else inserted
+        counts.inserted += inserted
+        counts.updated += updated
+        counts.unchanged += len(micros) - inserted - updated
 
 
 def sorted_last_of_each(store_keys: np.ndarray, micros: np.ndarray) -> np.ndarray:
@@ -107,12 +154,12 @@ def _combined_keys(store_keys: np.ndarray, micros: np.ndarray) -> tuple[np.ndarr
     return (store_keys * span + (micros - low),)
 
 
-def _bulk_insert(cursor, *, columns: dict[str, np.ndarray], empty: bool, progress: Progress | None) -> None:
-    """Insert many new polls the cheapest correct way: COPY with no index or foreign key,
-    then rebuild them by sorting (row-by-row index upkeep and a deferred foreign-key check
-    per row cost several times more for millions of rows). The DDL locks the table until
-    commit, so a report waits for the load instead of reading half of it. Into an empty
-    table, ids are given explicitly and COPY FREEZE spares a later pass over every page.
+def _keys_and_indexes(cursor) -> tuple[list[str], list[str]]:
+    """The statements that drop the poll table's keys and indexes, and those that rebuild them.
+
+    Inserting many new polls is cheapest with no index or foreign key, rebuilt afterwards by
+    sorting: row-by-row index upkeep and a deferred foreign-key check per row cost several
+    times more for millions of rows.
     """
     cursor.execute(
         """
@@ -128,21 +175,46 @@ def _bulk_insert(cursor, *, columns: dict[str, np.ndarray], empty: bool, progres
         """
     )
     statements = cursor.fetchall()
-    drops = [drop for drop, _ in statements]
-    sql = "COPY monitoring_statuspoll (store_id, timestamp, active) FROM STDIN WITH (FORMAT binary)"
-    if empty:
-        count = len(columns["ts"])
-        drops += ["TRUNCATE monitoring_statuspoll", f"ALTER TABLE monitoring_statuspoll ALTER COLUMN id RESTART WITH {count + 1}"]
-        columns = {"id": np.arange(1, count + 1, dtype=np.int64), **columns}
-        sql = "COPY monitoring_statuspoll (id, store_id, timestamp, active) FROM STDIN WITH (FORMAT binary, FREEZE)"
-    cursor.execute("; ".join(drops))
-    copy_bytes(cursor, sql, binary_copy(columns), progress)
     # Keys and indexes first: the foreign key check then runs as one join over them.
-    rebuild = sorted((create for _, create in statements), key=lambda sql: "FOREIGN KEY" in sql)
-    cursor.execute("; ".join(["SET LOCAL maintenance_work_mem = '256MB'", *rebuild]))
+    creates = sorted((create for _, create in statements), key=lambda sql: "FOREIGN KEY" in sql)
+    return [drop for drop, _ in statements], creates
+
+
+def _bulk_insert(cursor, *, columns: dict[str, np.ndarray]) -> None:
+    """COPY polls into the table while it has no index (ids explicit when `columns` has them)."""
+    names = "id, store_id, timestamp, active" if "id" in columns else "store_id, timestamp, active"
+    options = "FORMAT binary, FREEZE" if "id" in columns else "FORMAT binary"
+    copy_bytes(cursor, f"COPY monitoring_statuspoll ({names}) FROM STDIN WITH ({options})", binary_copy(columns))
+
+
+def _rebuild_keys(cursor, *, statements: list[str]) -> int:
+    """Rebuild the keys and indexes; how many repeated (store, timestamp) rows were removed first.
+
+    A pair can be copied twice only from two blocks of one fresh load (a block keeps the last
+    line of each of its pairs): then the unique key fails, and the row with the higher id,
+    copied from the later line, is the one kept.
+    """
+    setup = "SET LOCAL maintenance_work_mem = '256MB'"
+    try:
+        with transaction.atomic(using=cursor.db.alias):
+            cursor.execute("; ".join([setup, *statements]))
+        removed = 0
+    except IntegrityError:
+        cursor.execute(
+            """
+            DELETE FROM monitoring_statuspoll poll USING (
+                SELECT store_id, timestamp, max(id) AS kept FROM monitoring_statuspoll
+                GROUP BY store_id, timestamp HAVING count(*) > 1
+            ) repeated
+            WHERE poll.store_id = repeated.store_id AND poll.timestamp = repeated.timestamp AND poll.id <> repeated.kept
+            """
+        )
+        removed = cursor.rowcount
+        cursor.execute("; ".join([setup, *statements]))
     # Fresh statistics for millions of new rows: the reports' query plans and the poll
     # count estimate of the health check (reports.data_overview) rely on them.
     cursor.execute("ANALYZE monitoring_statuspoll")
+    return removed
 
 
 def _stored_polls(cursor, *, micros: np.ndarray) -> np.ndarray:
@@ -160,10 +232,10 @@ def _stored_polls(cursor, *, micros: np.ndarray) -> np.ndarray:
     return read_binary(b"".join(sink.chunks), names=_STORED)
 
 
-def _write_changes(cursor, *, columns: dict[str, np.ndarray], progress: Progress | None) -> tuple[int, int]:
+def _write_changes(cursor, *, columns: dict[str, np.ndarray]) -> tuple[int, int]:
     """Insert the new polls and update the changed ones; (inserted, updated)."""
     stage_table(cursor, "ingest_poll (store_id bigint, ts timestamptz, active boolean, is_new boolean)")
-    copy_bytes(cursor, "COPY ingest_poll FROM STDIN WITH (FORMAT binary)", binary_copy(columns), progress)
+    copy_bytes(cursor, "COPY ingest_poll FROM STDIN WITH (FORMAT binary)", binary_copy(columns))
     cursor.execute("ANALYZE ingest_poll")  # an hour of changes probes the index; a week's joins by hash
     cursor.execute(
         """
