@@ -1,20 +1,21 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from monitoring import api
+from monitoring import api, http_errors
+from monitoring.http_errors import API_LATEST, API_V1, ROOT
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     # The JSON API (docs/api.md): all of it under /api/v1/ and /api/, the original two endpoints also at the root.
-    path("api/v1/", api.v1_urls),
-    path("api/", api.latest_urls),
-    path("", api.root_urls),
+    path(API_V1, api.v1_urls),
+    path(API_LATEST, api.latest_urls),
+    path(ROOT, api.root_urls),
     # Any other API path: the JSON 404, even with DEBUG on (whose 404 page is HTML).
-    re_path(r"^(?:api/|trigger_report|get_report)", api.unknown_path),
+    re_path(http_errors.UNKNOWN_API_PATH, http_errors.unknown_path),
     path("", include("monitoring.urls")),
 ]
 
 # JSON for API paths, Django's pages elsewhere.
-handler400 = "monitoring.api.bad_request"
-handler404 = "monitoring.api.page_not_found"
-handler500 = "monitoring.api.server_error"
+handler400 = "monitoring.http_errors.bad_request"
+handler404 = "monitoring.http_errors.page_not_found"
+handler500 = "monitoring.http_errors.server_error"

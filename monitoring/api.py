@@ -9,29 +9,22 @@ and, for the two original endpoints, at the root.
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from functools import lru_cache, wraps
-from http import HTTPStatus
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
-from django.urls import URLPattern, reverse
-from django.utils import timezone
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.urls import URLPattern
 from django.utils.cache import patch_vary_headers
-from django.views import defaults
-from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI, Query, Status
 from ninja.errors import ValidationError
 from ninja.openapi.docs import Swagger
 from ninja.renderers import JSONRenderer
-from ninja.responses import NinjaJSONEncoder
+from pydantic import WithJsonSchema
 
 from monitoring.access import client_identity
 from monitoring.api_schemas import (
-    NO_SUCH_REPORT,
     Health,
     NotFound,
     Problem,
@@ -39,12 +32,30 @@ from monitoring.api_schemas import (
     ReportFailed,
     ReportList,
     ReportRunning,
-    ReportSummary,
+    FleetStatusAnswer,
+    OutageList,
+    ReportStatus,
+    StoreAnswer,
     Triggered,
 )
+from monitoring.http_errors import ROOT_ENDPOINTS, problem
 from monitoring.ingest.overview import data_overview
-from monitoring.middleware import API_PREFIXES
 from monitoring.models import Report
+from monitoring.report_answers import (
+    JSON_TYPE,
+    PreciseJSONEncoder,
+    csv_download,
+    json_answer,
+    no_such_report,
+    outage_records,
+    outages_download,
+    report_status,
+    status_answer,
+    store_answer,
+)
+from monitoring.pages import store_detail
+from monitoring.reports.requests import RequestError, report_request
+from monitoring.reports.status import fleet_status
 from monitoring.reports.service import (
     TriggerLimitReached,
     report_create,
@@ -56,20 +67,20 @@ MISSING_ID = (
     "report_id is missing: send it as ?report_id=<id>, in the path /get_report/<id>, "
     'or in a JSON body {"report_id": "<id>"}'
 )
-CSV_TYPE = "text/csv; charset=utf-8"
 Output = Literal["json", "csv"]
-# Older instants are refused: PostgreSQL stores years Python cannot read back (year 0, BC).
-EARLIEST_AS_OF = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class PreciseJSONEncoder(NinjaJSONEncoder):
-    """Keeps microseconds, which Django's encoder cuts to milliseconds: a report's `now` is
-    a poll's exact instant, and `as_of=<now>` must give the same report again."""
-
-    def default(self, o: Any) -> Any:
-        if isinstance(o, datetime):
-            return o.isoformat().replace("+00:00", "Z")
-        return super().default(o)
+# What the schema promises, for clients and for schemathesis. The values stay plain strings so that
+# the handlers read them, also from a body, and answer their own 4xx: the server accepts a
+# little more (a naive instant, the polls' "… UTC"), and a blank id counts as no id.
+Instant = Annotated[str, WithJsonSchema({"type": "string", "anyOf": [
+    {"format": "date-time", "pattern": r"^(19[7-9][0-9]|[2-9][0-9]{3})-"},
+    {"pattern": r"^\s*$", "description": "blank: the latest poll, as when absent"},
+]})]
+Day = Annotated[str, WithJsonSchema({"type": "string", "anyOf": [
+    {"format": "date", "pattern": r"^(19[7-9][0-9]|[2-9][0-9]{3})-"},
+    {"pattern": r"^\s*$", "description": "blank: not sent"},
+]})]
+REPORT_ID_SCHEMA = {"type": "string", "minLength": 1, "pattern": r"\S"}
+ReportId = Annotated[str, WithJsonSchema(REPORT_ID_SCHEMA)]
 
 
 class PreciseJSONRenderer(JSONRenderer):
@@ -110,18 +121,9 @@ class ApiError(Exception):
         self.status, self.error, self.headers = status, error, dict(headers or {})
 
 
-def _json(data: dict[str, Any], status: int) -> JsonResponse:
-    # The same Content-Type as ninja's own answers, so every API answer looks alike.
-    return JsonResponse(data, status=status, content_type=api.get_content_type(), encoder=PreciseJSONEncoder)
-
-
-def _problem(status: int, error: str) -> JsonResponse:
-    return _json({"status": HTTPStatus(status).phrase, "error": error}, status)
-
-
 @api.exception_handler(ApiError)
 def _answer_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-    response = _problem(exc.status, exc.error)
+    response = problem(status=exc.status, error=exc.error)
     for name, value in exc.headers.items():
         response[name] = value
     return response
@@ -131,7 +133,7 @@ def _answer_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
 def _answer_invalid_parameter(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     # loc is e.g. ("query", "format"): name the parameter, not where ninja found it.
     details = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in exc.errors)
-    return _problem(422, details)
+    return problem(status=422, error=details)
 
 
 # --- Reading the request -------------------------------------------------------------
@@ -166,23 +168,6 @@ def _text_field(request: HttpRequest, name: str, query_value: str | None) -> str
     return value.strip()
 
 
-def _parse_as_of(text: str | None) -> datetime | None:
-    """An ISO 8601 instant in the past; naive means UTC; the polls' own `… UTC` form is accepted."""
-    if text is None:
-        return None
-    shown = text if len(text) <= 64 else text[:64] + "…"
-    try:
-        moment = datetime.fromisoformat(text.removesuffix(" UTC"))
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        in_range = EARLIEST_AS_OF <= moment <= timezone.now()
-    except (ValueError, OverflowError):
-        raise ApiError(422, f"as_of: {shown!r} is not an ISO 8601 timestamp such as 2023-01-25T18:00:00Z") from None
-    if not in_range:
-        raise ApiError(422, f"as_of: {shown!r} is in the future or before 1970; a report can only look back")
-    return moment
-
-
 def _wants_csv(request: HttpRequest, output: Output | None) -> bool:
     if output is not None:
         return output == "csv"
@@ -193,44 +178,27 @@ def _wants_csv(request: HttpRequest, output: Output | None) -> bool:
 # --- Shaping the answer ---------------------------------------------------------------
 
 
-# Report attributes the answers carry, by group (names as in the model and the schemas).
-TIMES = ("as_of", "requested_at", "started_at", "finished_at")
-PROGRESS = ("state", "progress", "shards_done", "shards_total")
-# What a finished report measured: its `now`, its size and where its time went.
-FIGURES = ("now", "duration_seconds", "read_seconds", "compute_seconds", "store_count", "poll_count")
+def _report_answer(request: HttpRequest, *, report_id: str, output: Output | None) -> HttpResponse:
+    return _with_vary(_answer_for(request, report=report_get(report_id=report_id, with_csv=False), output=output))
 
 
-def _fields(report: Report, *groups: tuple[str, ...]) -> dict[str, Any]:
-    return {"report_id": report.id, **{name: getattr(report, name) for group in groups for name in group}}
+def _with_vary(answer: HttpResponse) -> HttpResponse:
+    # The answer depends on Accept (JSON or the CSV download): tell caches.
+    patch_vary_headers(answer, ["Accept"])
+    return answer
 
 
-def _csv_url(report: Report) -> str:
-    return reverse("api-v1:get_report_by_path", kwargs={"report_id": str(report.id)}) + "?format=csv"
-
-
-def _csv_download(report: Report) -> HttpResponse:
-    response = HttpResponse(report.csv, content_type=CSV_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="store-report-{report.id}.csv"'
-    patch_vary_headers(response, ["Accept"])
-    return response
-
-
-def _report_answer(request: HttpRequest, response: HttpResponse, report_id: str, output: Output | None) -> Any:
-    # The answer depends on Accept: tell caches (the CSV download gets its own header).
-    patch_vary_headers(response, ["Accept"])
-    report = report_get(report_id=report_id, with_csv=False)
+def _answer_for(request: HttpRequest, *, report: Report | None, output: Output | None) -> HttpResponse:
     if report is None:
-        return Status(404, {"status": NO_SUCH_REPORT})
+        return no_such_report()
     if report.state == Report.State.COMPLETE:
         if _wants_csv(request, output):
-            return _csv_download(report)
-        answer = HttpResponse(_complete_answer(report.pk), content_type=api.get_content_type())
-        patch_vary_headers(answer, ["Accept"])
-        return answer
+            return csv_download(report=report)
+        return HttpResponse(_complete_answer(report.pk), content_type=JSON_TYPE)
     if report.state == Report.State.FAILED:
-        return Status(200, {"status": "Failed", "error": report.error, **_fields(report, TIMES)})
+        return json_answer(data={"status": "Failed", **report_status(report=report)})
     # SPEC 6 says "Running" for both queued and running; `state` tells them apart.
-    return Status(202, {"status": "Running", **_fields(report, PROGRESS, TIMES)})
+    return json_answer(data={"status": "Running", **report_status(report=report)}, status=202)
 
 
 @lru_cache(maxsize=8)
@@ -243,13 +211,9 @@ def _complete_answer(report_id: uuid.UUID) -> bytes:
     request (without the CSV), so an expired report answers 404, not from here.
     """
     report = Report.objects.get(pk=report_id)
-    answer = ReportComplete(status="Complete", data=report.csv, **_fields(report, FIGURES, TIMES))
-    return json.dumps(answer.model_dump(), cls=PreciseJSONEncoder).encode()
-
-
-def _summary(report: Report) -> dict[str, Any]:
-    csv_url = _csv_url(report) if report.state == Report.State.COMPLETE else None
-    return {**_fields(report, ("state", "progress", "error"), FIGURES, TIMES), "csv_url": csv_url}
+    # The CSV last: a person reading the answer sees the figures first.
+    answer = {"status": "Complete", **report_status(report=report), "data": report.csv}
+    return json.dumps(answer, cls=PreciseJSONEncoder).encode()
 
 
 # --- The endpoints ---------------------------------------------------------------------
@@ -261,21 +225,28 @@ CSV_DOWNLOAD = {"responses": {200: {"content": {"text/csv": {"schema": {"type": 
 FORMAT = Query(None, alias="format", description="csv: download the CSV of a Complete report (as Accept: text/csv)")
 ORIGINAL = "The original endpoints (also at / and /api/)"
 TRIGGER = {
-    "response": {200: Triggered, 400: Problem, 429: Problem, **PROBLEMS},
+    "response": {200: Triggered, 400: Problem, 409: Problem, 429: Problem, **PROBLEMS},
     "url_name": "trigger_report",
     "tags": [ORIGINAL],
     "summary": "Start a report",
-    "description": "`as_of` may come in the query, a form field or a JSON body.",
+    "description": (
+        "A rolling report (optionally `as_of` an instant), an interval (`start`, `end`) or a local "
+        "calendar period (`period`, `date`); each field may come in the query, a form field or a JSON body."
+    ),
 }
 GET_REPORT = {
     "response": REPORT_ANSWERS,
     "url_name": "get_report",
     "tags": [ORIGINAL],
     "summary": "Poll a report",
-    "description": 'The id may come in the query or a JSON body `{"report_id": "…"}`, even on GET.',
-    "openapi_extra": CSV_DOWNLOAD,
+    "description": 'The id may come in the query or, instead, a JSON body `{"report_id": "…"}`, even on GET.',
+    # A schema cannot say "in the query or in the body" of a GET: the query parameter is documented
+    # as required (what a client following the schema sends), and read as optional.
+    "openapi_extra": {**CSV_DOWNLOAD, "parameters": [
+        {"in": "query", "name": "report_id", "required": True, "schema": REPORT_ID_SCHEMA},
+    ]},
 }
-BY_PATH = {**GET_REPORT, "url_name": "get_report_by_path", "description": "The id in the path."}
+BY_PATH = {**GET_REPORT, "url_name": "get_report_by_path", "description": "The id in the path.", "openapi_extra": CSV_DOWNLOAD}
 
 
 # Each method gets its own operation id (OpenAPI wants them unique); the view is the same.
@@ -283,11 +254,21 @@ BY_PATH = {**GET_REPORT, "url_name": "get_report_by_path", "description": "The i
 @api.post("/trigger_report", operation_id="trigger_report", **TRIGGER)
 def trigger_report(
     request: HttpRequest,
-    as_of: str | None = Query(None, description="report as of this earlier instant (ISO 8601; naive = UTC)"),
+    as_of: Instant | None = Query(None, description="a rolling report as of this earlier instant (ISO 8601; naive = UTC)"),
+    start: Instant | None = Query(None, description="an interval report from this instant (ISO 8601), with `end`"),
+    end: Instant | None = Query(None, description="an interval report up to this instant (exclusive); at most 93 days after `start`"),
+    period: Literal["day", "week", "month"] | None = Query(None, description="a period report in each store's own calendar, with `date`"),
+    date: Day | None = Query(None, description="a date (YYYY-MM-DD) inside the period"),
 ) -> Any:
-    moment = _parse_as_of(_text_field(request, "as_of", as_of))
+    fields = {name: _text_field(request, name, value) for name, value in
+              (("as_of", as_of), ("start", start), ("end", end), ("period", period), ("date", date))}
     try:
-        report = report_create(as_of=moment, requested_by=client_identity(request))
+        asked = report_request(as_of=fields["as_of"], start=fields["start"], end=fields["end"],
+                               period=fields["period"], day=fields["date"])
+    except RequestError as refused:
+        raise ApiError(refused.status, str(refused)) from None
+    try:
+        report = report_create(request=asked, requested_by=client_identity(request))
     except TriggerLimitReached as refused:
         raise ApiError(429, str(refused), {"Retry-After": str(refused.retry_after_seconds)}) from None
     return {"status": "success", "report_id": report.id}
@@ -297,36 +278,74 @@ def trigger_report(
 @api.post("/get_report", operation_id="get_report_post", **GET_REPORT)
 def get_report(
     request: HttpRequest,
-    response: HttpResponse,
-    report_id: str | None = Query(None),
+    report_id: str | None = Query(None, include_in_schema=False),
     output: Output | None = FORMAT,
-) -> Any:
+) -> HttpResponse:
     report_id = _text_field(request, "report_id", report_id)
     if report_id is None:
         raise ApiError(400, MISSING_ID)
-    return _report_answer(request, response, report_id, output)
+    return _report_answer(request, report_id=report_id, output=output)
 
 
 @api.get("/get_report/{path:report_id}", operation_id="get_report_by_path", **BY_PATH)
 @api.post("/get_report/{path:report_id}", operation_id="get_report_by_path_post", **BY_PATH)
-def get_report_by_path(request: HttpRequest, response: HttpResponse, report_id: str, output: Output | None = FORMAT) -> Any:
-    return _report_answer(request, response, report_id, output)
+def get_report_by_path(request: HttpRequest, report_id: ReportId, output: Output | None = FORMAT) -> HttpResponse:
+    return _report_answer(request, report_id=report_id, output=output)
 
 
 @api.get("/reports", response={200: ReportList, **PROBLEMS}, url_name="reports", tags=["Reports"], summary="Recent reports, newest first")
 def reports(request: HttpRequest, limit: int = Query(20, ge=1, le=100)) -> Any:
-    return {"reports": [_summary(report) for report in report_list(limit=limit)]}
+    return {"reports": [report_status(report=report) for report in report_list(limit=limit)]}
+
+
+# Before the report's own path: {path:report_id} would swallow ".../outages" and ".../stores/...".
+@api.get(
+    "/reports/{report_id}/outages", response={200: OutageList | ReportFailed, 202: ReportRunning, 404: NotFound, **PROBLEMS},
+    url_name="report_outages", tags=["Reports"], summary="A report's outage list (SPEC 7)",
+    description="JSON, or the SPEC 7 CSV with `?format=csv` or `Accept: text/csv`. 202 while the report runs.",
+    openapi_extra=CSV_DOWNLOAD,
+)
+def report_outages(request: HttpRequest, report_id: ReportId, output: Output | None = FORMAT) -> HttpResponse:
+    report = report_get(report_id=report_id, with_csv=False)
+    if report is None or report.state != Report.State.COMPLETE:
+        return _with_vary(_answer_for(request, report=report, output=output))
+    if _wants_csv(request, output):
+        return _with_vary(outages_download(report=report))
+    return _with_vary(HttpResponse(_outages_answer(report.pk), content_type=JSON_TYPE))
+
+
+@lru_cache(maxsize=4)
+def _outages_answer(report_id: uuid.UUID) -> bytes:
+    """A Complete report's outage list as JSON, rendered once per process (it never changes)."""
+    report = Report.objects.only("id", "outages_csv").get(pk=report_id)
+    outages = outage_records(text=report.outages_csv)
+    return json.dumps({"status": "Complete", "report_id": report.id, "count": len(outages), "outages": outages},
+                      cls=PreciseJSONEncoder).encode()
 
 
 @api.get(
-    "/reports/{path:report_id}", response={200: ReportSummary, 404: NotFound, **PROBLEMS}, url_name="report",
+    "/reports/{report_id}/stores/{path:store_id}", response={200: StoreAnswer, 202: ReportRunning, 404: NotFound, **PROBLEMS},
+    url_name="report_store", tags=["Reports"], summary="One store of a report: figures, hours, zone and outages",
+)
+def report_store(request: HttpRequest, report_id: ReportId, store_id: str) -> Any:
+    report = report_get(report_id=report_id, with_csv=False)
+    if report is None or report.state != Report.State.COMPLETE:
+        return _answer_for(request, report=report, output="json")
+    detail = store_detail(report=report, store_id=store_id)
+    if detail is None:
+        return problem(status=404, error=f"report {report.id} has no store {store_id[:64]!r}")
+    return store_answer(detail=detail, report=report)
+
+
+@api.get(
+    "/reports/{path:report_id}", response={200: ReportStatus, 404: NotFound, **PROBLEMS}, url_name="report",
     tags=["Reports"], summary="One report's state, progress and figures",
 )
-def report_detail(request: HttpRequest, report_id: str) -> Any:
-    report = report_get(report_id=report_id)
+def report_detail(request: HttpRequest, report_id: ReportId) -> Any:
+    report = report_get(report_id=report_id, with_csv=False)
     if report is None:
-        return Status(404, {"status": NO_SUCH_REPORT})
-    return _summary(report)
+        return no_such_report()
+    return report_status(report=report)
 
 
 @api.get(
@@ -346,7 +365,16 @@ def health(request: HttpRequest) -> Any:
     })
 
 
-# --- URLs and the project's error pages -------------------------------------------------
+@api.get(
+    "/status", response={200: FleetStatusAnswer, **PROBLEMS}, url_name="status",
+    tags=["Service"], summary="Every store's status now: closed, up, down (since when) or unknown",
+    description="At the database's now (the latest poll). `?state=down` keeps the stores down now, longest first.",
+)
+def status(request: HttpRequest, state: Literal["closed", "up", "down", "unknown"] | None = Query(None)) -> Any:
+    return status_answer(fleet=fleet_status(), state=state)
+
+
+# --- URLs ------------------------------------------------------------------------------
 
 
 def _http_methods(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -364,7 +392,7 @@ def _http_methods(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
         allowed = set(response["Allow"].split(", "))
         allowed |= {"HEAD"} if "GET" in allowed else set()
         listed = ", ".join(sorted(allowed))  # ninja lists them from a set: keep the header stable
-        answer = _problem(405, f"{method} is not allowed on {request.path}; use {listed}")
+        answer = problem(status=405, error=f"{method} is not allowed on {request.path}; use {listed}")
         answer["Allow"] = listed
         return answer
 
@@ -382,37 +410,10 @@ _PATTERNS = _patterns()
 # original endpoints at the root.
 v1_urls = (_PATTERNS, "ninja", api.urls_namespace)
 latest_urls = (_PATTERNS, "ninja", "api")
-root_urls = ([p for p in _PATTERNS if p.name in {"trigger_report", "get_report", "get_report_by_path"}], "ninja", "root-api")
+# The outage list too: /reports/<id>/outages beside the report's page /reports/<id>/ (the
+# store page links to it), answered exactly as under /api/v1/.
+AT_THE_ROOT_TOO = ("report_outages",)
+root_urls = (
+    [p for p in _PATTERNS if str(p.pattern).startswith(ROOT_ENDPOINTS) or p.name in AT_THE_ROOT_TOO], "ninja", "root-api",
+)
 
-
-# Where a report id is read from the path: an id no route accepts (one with a line break) is still an id.
-REPORT_PATH = re.compile(r"/(api/(v1/)?)?get_report/|/api/(v1/)?reports/.", re.DOTALL)
-
-
-def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith(API_PREFIXES)
-
-
-def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
-    if _is_api(request):
-        return _problem(400, "the request could not be read (too large, or malformed)")
-    return defaults.bad_request(request, exception)
-
-
-def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    if REPORT_PATH.match(request.path):
-        return _json({"status": NO_SUCH_REPORT}, 404)
-    if _is_api(request):
-        return _problem(404, f"no API endpoint at {request.path}; see /api/v1/docs")
-    return defaults.page_not_found(request, exception)
-
-
-@csrf_exempt  # machine clients send no CSRF token: a POST to a wrong path is a 404 too
-def unknown_path(request: HttpRequest) -> HttpResponse:
-    return page_not_found(request, Http404())
-
-
-def server_error(request: HttpRequest) -> HttpResponse:
-    if _is_api(request):
-        return _problem(500, "the server failed on this request; the error is logged")
-    return defaults.server_error(request)

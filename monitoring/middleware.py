@@ -8,10 +8,10 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from monitoring.access import api_token_for_request
+from monitoring.http_errors import API_PREFIXES, is_api_path
 
-API_PREFIXES = ("/api/", "/trigger_report", "/get_report")
 # Reachable without credentials: the admin has its own login, health is for probes.
-OPEN_PREFIXES = ("/admin/", "/static/", "/api/v1/health", "/api/health")
+OPEN_PREFIXES = ("/admin/", "/static/", *(f"/{prefix}health" for prefix in API_PREFIXES if prefix))
 
 
 class AccessControlMiddleware:
@@ -21,7 +21,7 @@ class AccessControlMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.api_token = None
         path = request.path
-        is_api = path.startswith(API_PREFIXES)
+        is_api = is_api_path(path)
         if is_api:
             request.api_token = api_token_for_request(request)
         if settings.REQUIRE_AUTH and not path.startswith(OPEN_PREFIXES):

@@ -121,11 +121,28 @@ class Report(models.Model):
         COMPLETE = "Complete"
         FAILED = "Failed"
 
+    class Kind(models.TextChoices):
+        ROLLING = "rolling", "Last hour, day and week"
+        INTERVAL = "interval", "An interval"
+        PERIOD = "period", "A local day, week or month"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
-    # The instant asked for (None: the latest poll) and the one actually used.
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.ROLLING)
+    # The instant asked for (None: the latest poll) and the one actually used; for a
+    # period report `now` is the latest poll, where periods are cut.
     as_of = models.DateTimeField(null=True, blank=True)
     now = models.DateTimeField(null=True, blank=True)
+    # An interval report's [start, end), or a period report's kind and date (SPEC 8).
+    start = models.DateTimeField(null=True, blank=True)
+    end = models.DateTimeField(null=True, blank=True)
+    period = models.CharField(max_length=8, blank=True, default="")
+    period_date = models.DateField(null=True, blank=True)
+    # Where the stores' periods ended (the latest of them), and whether any was cut at `now`.
+    effective_end = models.DateTimeField(null=True, blank=True)
+    periods_cut = models.BooleanField(default=False)
+    # A period report's fleet figures, this period and the previous one (hours up and down).
+    period_totals = models.JSONField(default=dict, blank=True)
     requested_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -186,6 +203,7 @@ class ReportShard(models.Model):
     csv_rows = models.TextField(blank=True, default="")
     outage_rows = models.TextField(blank=True, default="")
     outage_count_rows = models.TextField(blank=True, default="")
+    period_totals = models.JSONField(default=dict, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # Workers that started it: a shard whose worker keeps dying fails its report.
     attempts = models.PositiveSmallIntegerField(default=0)

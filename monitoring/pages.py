@@ -230,7 +230,8 @@ def parse_outages_csv(*, text: str) -> pd.DataFrame:
         "start": pd.to_datetime(frame["start_utc"], utc=True),
         "end": pd.to_datetime(frame["end_utc"], utc=True),
         "minutes": frame["minutes"].astype("float64"),
-        "ongoing": frame["ongoing"].astype(str) == "true",
+        # pandas reads true/false as booleans already; compare as text either way.
+        "ongoing": frame["ongoing"].astype(str).str.lower() == "true",
     })
     return outages.sort_values(["store_id", "start"], kind="stable", ignore_index=True)
 

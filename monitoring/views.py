@@ -17,10 +17,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from monitoring import pages
+from monitoring import pages, report_answers
 from monitoring.access import client_identity
 from monitoring.ingest.overview import data_overview, latest_loads
 from monitoring.models import Report
+from monitoring.reports.requests import ReportRequest
 from monitoring.reports.service import (
     TriggerLimitReached,
     report_create,
@@ -67,12 +68,15 @@ def report_trigger(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _trigger_refused(request, form, status=400)
     try:
-        report = report_create(as_of=form.cleaned_data["as_of"], requested_by=client_identity(request))
+        report = report_create(request=ReportRequest(as_of=form.cleaned_data["as_of"]), requested_by=client_identity(request))
     except TriggerLimitReached:
         form.add_error(None, "Too many reports asked for recently from here; please try again later.")
         return _trigger_refused(request, form, status=429)
     if _wants_json(request):
-        return JsonResponse(_status_payload(report), status=202)
+        # 202 Accepted points to where its progress is followed (RFC 9110 15.3.3).
+        answer = report_answers.json_answer(data=report_answers.report_status(report=report), status=202)
+        answer["Location"] = reverse("report-status", args=[report.id])
+        return answer
     return redirect("report", report_id=report.id)
 
 
@@ -94,16 +98,16 @@ def report_detail(request: HttpRequest, report_id: UUID) -> HttpResponse:
     report = pages.report_for_page(report_id=report_id)
     if report is None:
         return _not_found(request, f"There is no report with the id “{report_id}”.")
-    context = {"report": report, "status": _status_payload(report), **_result_context(report, request)}
+    context = {"report": report, "status": report_answers.report_status(report=report), **_result_context(report, request)}
     return render(request, "monitoring/report.html", context)
 
 
 @require_GET
 def report_status(request: HttpRequest, report_id: UUID) -> HttpResponse:
-    report = report_get(report_id=str(report_id))
+    report = report_get(report_id=str(report_id), with_csv=False)
     if report is None:
-        return JsonResponse({"error": "No such report"}, status=404)
-    return JsonResponse(_status_payload(report))
+        return report_answers.no_such_report()
+    return report_answers.json_answer(data=report_answers.report_status(report=report))
 
 
 @require_GET
@@ -111,9 +115,7 @@ def report_csv(request: HttpRequest, report_id: UUID) -> HttpResponse:
     report = report_get(report_id=str(report_id))
     if report is None or report.state != Report.State.COMPLETE:
         return _not_found(request, "This report has no CSV: it does not exist or is not complete.")
-    response = HttpResponse(report.csv, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{_csv_filename(report)}"'
-    return response
+    return report_answers.csv_download(report=report)
 
 
 @require_GET
@@ -167,30 +169,6 @@ def _result_context(report: Report, request: HttpRequest) -> dict:
     }
 
 
-def _status_payload(report: Report) -> dict:
-    """What the progress bar needs, and where to go next."""
-    return {
-        "id": str(report.id),
-        "state": report.state,
-        "final": report.state in (Report.State.COMPLETE, Report.State.FAILED),
-        "progress": report.progress,
-        "percent": round(report.progress * 100),
-        "shards_done": report.shards_done,
-        "shards_total": report.shards_total,
-        "store_count": report.store_count,
-        "poll_count": report.poll_count,
-        "duration_seconds": report.duration_seconds,
-        "error": report.error,
-        "url": reverse("report", args=[report.id]),
-        "status_url": reverse("report-status", args=[report.id]),
-        "csv_url": reverse("report-csv", args=[report.id]),
-    }
-
-
 def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
-
-def _csv_filename(report: Report) -> str:
-    stamp = f"{report.now:%Y%m%dT%H%M%SZ}-" if report.now else ""
-    return f"store-report-{stamp}{str(report.id)[:8]}.csv"

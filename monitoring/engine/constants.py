@@ -13,6 +13,9 @@ REPORT_COLUMNS = [
     "downtime_last_week",
 ]
 
+# SPEC 8: a period report.
+PERIOD_COLUMNS = ["store_id", "uptime_hours", "downtime_hours", "uptime_percent", "outages", "longest_outage_minutes"]
+
 # SPEC 7: the outage list of a report.
 OUTAGE_COLUMNS = ["store_id", "start_utc", "end_utc", "minutes", "ongoing"]
 # The report page's outage figures per store (not part of the SPEC 5 CSV).

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .constants import OUTAGE_COLUMNS, OUTAGE_COUNT_COLUMNS, REPORT_COLUMNS
+from .constants import OUTAGE_COLUMNS, OUTAGE_COUNT_COLUMNS, PERIOD_COLUMNS, REPORT_COLUMNS
 
 _NANOSECONDS_PER_SECOND = 1_000_000_000
 
@@ -25,6 +25,20 @@ def report_to_csv(report: pd.DataFrame) -> str:
     columns = [report["store_id"].astype(str).map(_store_id_cell)]
     columns += [report[name].map("{:.2f}".format) for name in REPORT_COLUMNS[1:]]
     return _lines(REPORT_COLUMNS, columns)
+
+
+def period_to_csv(figures: pd.DataFrame) -> str:
+    """SPEC 8's period report: hours and percent with two decimals (an empty percent without open time)."""
+    percent = figures["uptime_percent"]
+    columns = [
+        figures["store_id"].astype(str).map(_store_id_cell),
+        figures["uptime_hours"].map("{:.2f}".format),
+        figures["downtime_hours"].map("{:.2f}".format),
+        np.where(percent.isna(), "", percent.map("{:.2f}".format)),
+        figures["outages"].astype("int64").astype(str),
+        figures["longest_outage_minutes"].map("{:.2f}".format),
+    ]
+    return _lines(PERIOD_COLUMNS, columns)
 
 
 def outages_to_csv(outages: pd.DataFrame) -> str:

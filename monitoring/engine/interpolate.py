@@ -95,8 +95,19 @@ def window_time(
 ) -> WindowTime:
     """Up and down ticks in [first_us, last_us) of every store with an observation."""
     lanes = segments.observed_lanes
-    first = lanes * span.lane + span.tick_of(first_us)
-    last = lanes * span.lane + span.tick_of(last_us)
+    count = int(lanes[-1]) + 1 if lanes.size else 0
+    first = np.full(count, span.tick_of(first_us), dtype=np.int64)
+    last = np.full(count, span.tick_of(last_us), dtype=np.int64)
+    return lane_window_time(segments=segments, open_time=open_time, span=span, first=first, last=last)
+
+
+def lane_window_time(
+    *, segments: StatusSegments, open_time: OpenTime, span: Span, first: np.ndarray, last: np.ndarray
+) -> WindowTime:
+    """Up and down ticks in each store's own window [first[lane], last[lane]) (ticks, one per lane)."""
+    lanes = segments.observed_lanes
+    first = lanes * span.lane + first[lanes]
+    last = lanes * span.lane + last[lanes]
     open_ticks = open_time.open_before_keys(last) - open_time.open_before_keys(first)
     up = segments.active_before_keys(last, open_time) - segments.active_before_keys(first, open_time)
     return WindowTime(lanes=lanes, up=up, down=open_ticks - up)

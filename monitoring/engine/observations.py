@@ -19,13 +19,24 @@ from .timebase import TICKS_PER_MICROSECOND, Span, column_microseconds
 
 
 @dataclass(frozen=True)
+class LaneBounds:
+    """Per store (lane order), the UTC microseconds [first_us, last_us] its polls may lie in (SPEC 8)."""
+
+    first_us: np.ndarray
+    last_us: np.ndarray
+
+
+@dataclass(frozen=True)
 class Observations:
     keys: np.ndarray  # lane keys, strictly increasing
     active: np.ndarray  # bool
 
 
-def observations(*, stores: StoreTable, polls: pd.DataFrame, span: Span, open_time: OpenTime) -> Observations:
-    keys = _packed_polls(stores=stores, polls=polls, span=span)
+def observations(
+    *, stores: StoreTable, polls: pd.DataFrame, span: Span, open_time: OpenTime, lane_bounds: LaneBounds | None = None
+) -> Observations:
+    """The observations of every store; with `lane_bounds`, only polls inside each store's own bounds."""
+    keys = _packed_polls(stores=stores, polls=polls, span=span, lane_bounds=lane_bounds)
     # Polls read in (store, timestamp) order arrive sorted: skip the sort's cost.
     if keys.size > 1 and np.any(keys[1:] < keys[:-1]):
         keys.sort()
@@ -42,7 +53,7 @@ def observations(*, stores: StoreTable, polls: pd.DataFrame, span: Span, open_ti
     return Observations(keys=keys[keep], active=active[keep])
 
 
-def _packed_polls(*, stores: StoreTable, polls: pd.DataFrame, span: Span) -> np.ndarray:
+def _packed_polls(*, stores: StoreTable, polls: pd.DataFrame, span: Span, lane_bounds: LaneBounds | None) -> np.ndarray:
     """Lane key of each poll in the span, with its status in the lowest bit.
 
     Lanes are even and so are the ticks of whole microseconds, so a poll's key
@@ -56,6 +67,10 @@ def _packed_polls(*, stores: StoreTable, polls: pd.DataFrame, span: Span) -> np.
     wanted = lanes >= 0
     wanted &= ticks >= span.origin_us
     wanted &= ticks <= span.now_us
+    if lane_bounds is not None:
+        known = np.maximum(lanes, 0)
+        wanted &= ticks >= lane_bounds.first_us[known]
+        wanted &= ticks <= lane_bounds.last_us[known]
     active = polls["active"].to_numpy(dtype=bool)
     if not wanted.all():
         ticks, lanes, active = ticks[wanted], lanes[wanted], active[wanted]

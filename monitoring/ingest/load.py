@@ -126,7 +126,7 @@ def _load_blocks(plan: LoadPlan, *, strict: bool, result: FileResult, progress: 
             result.rejections.extend(parsed.rejections)
             if strict and result.rejections:
                 raise SourceError(f"{plan.path}: {len(result.rejections)} rejected rows and --strict: nothing loaded")
-            writer.add(parsed.rows, only_block=block.last and block.first_line == plan.first_line)
+            writer.add(parsed.rows)
             plan.add(block=block, parsed=parsed)
             _say_progress(progress, plan.path.name, rows=result.rows_read, started=started)
         counts = writer.finish()

@@ -1,116 +1,105 @@
 """Writing status polls, the big table (2 million rows a week), block by block in one transaction per file.
 
 Polls travel as fixed-width tuples in PostgreSQL's binary COPY format, built and
-read with numpy. The stored polls of a block's time span are copied out once and
-compared with the block in numpy, so only new polls and changed statuses are
-written: a re-load of an unchanged file writes nothing, and an hour of new polls
-writes only that hour. Many new polls (a fresh database; a new week in one block)
-are copied in with the table's indexes and foreign key dropped and rebuilt afterwards.
+read with numpy. The poll table is partitioned by UTC day (partitions.py), and each
+day a file touches goes one of two ways, settled when the file first reaches it:
+
+- a day with no partition yet, or an empty one (a fresh database, a new day): every
+  block's polls of the day are copied into a plain table with no index or foreign key,
+  which gets its indexes by sorting and joins the poll table once, when the file ends.
+  A day loaded into a year of history costs what it costs into an empty table, and a
+  day whose polls lie in every block of a shuffled file is still built once.
+- a day with rows: each block's polls of it are looked up through the unique index
+  (store, timestamp) and only new polls and changed statuses are written, at once, so
+  a later block compares with them. A re-load of an unchanged file writes nothing,
+  and an hour of new polls writes only that hour.
+
+Either way the last line of a (store, timestamp) wins, whichever block it is in.
 """
 from __future__ import annotations
 
 import struct
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 from django.db import IntegrityError, transaction
 
+from monitoring.ingest import partitions
 from monitoring.ingest.writes import (
+    StoreKeys,
     WriteCounts,
     copy_bytes,
     copy_errors_wrapped,
-    ensure_stores,
     stage_table,
 )
 
-# PostgreSQL counts timestamps in microseconds from 2000-01-01 UTC.
 _PG_EPOCH_MICROS = 946_684_800_000_000
 _HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _TRAILER = struct.pack(">h", -1)
-_FIELD_TYPES = {"id": ">i8", "store": ">i8", "ts": ">i8", "active": "u1", "is_new": "u1"}
-_STORED = ("store", "ts", "active")
-# From this many new polls on, dropping and rebuilding the indexes beats maintaining them.
-BULK_INSERT_ROWS = 200_000
+_FIELD_TYPES = {"n": ">i8", "store": ">i8", "ts": ">i8", "active": "u1", "is_new": "u1"}
 
 
 class PollWriter:
-    """A known (store, timestamp) takes the file's status; within a file the last line wins.
-
-    Into an empty table (a fresh load, however many blocks) every block is copied with
-    no index or foreign key, which are rebuilt once at the end. Into a filled table each
-    block is compared with the stored polls of its time span and only its changes are
-    written, at once, so the next block compares with them: a (store, timestamp) repeated
-    in a later block takes that block's status, as the later line.
-    """
+    """One file's polls, block by block, inside the caller's transaction (module docstring)."""
 
     def __init__(self, cursor) -> None:
-        self.cursor, self.counts = cursor, WriteCounts()
-        cursor.execute("SELECT NOT EXISTS (SELECT 1 FROM monitoring_statuspoll)")
-        self.fresh = cursor.fetchone()[0]
-        self.rebuild: list[str] | None = None  # the fresh path's dropped keys and indexes
-        self.next_id = 1
+        self.cursor, self.counts, self.stores = cursor, WriteCounts(), StoreKeys(cursor)
+        self.building = np.zeros(0, np.int64)  # days filled as plain tables, attached by finish()
+        self.stored = np.zeros(0, np.int64)  # days compared with their partition's rows
+        self.copied = 0
 
-    def add(self, rows: pa.Table, *, only_block: bool) -> None:
+    def add(self, rows: pa.Table) -> None:
         if not len(rows):
             return
-        store_keys, created = ensure_stores(self.cursor, store_ids=rows.column("store_id"))
+        store_keys = self.stores.keys_of(rows.column("store_id"))
         micros = rows.column("timestamp").combine_chunks().cast(pa.int64()).to_numpy()
         active = rows.column("active").combine_chunks().to_numpy(zero_copy_only=False)
         keep = sorted_last_of_each(store_keys, micros)
-        columns = {"store": store_keys[keep], "ts": micros[keep], "active": active[keep]}
+        store_keys, micros, active = store_keys[keep], micros[keep], active[keep]
         self.counts.duplicates += len(rows) - len(keep)
-        self.counts.stores_created += created
-        if self.fresh:
-            self._append(columns)
-        else:
-            self._merge(columns, bulk_allowed=only_block)
+        days = micros // partitions.DAY_MICROS
+        self._settle(days=days)
+        new_day = np.isin(days, self.building)
+        if new_day.any():
+            columns = {"store": store_keys[new_day], "ts": micros[new_day], "active": active[new_day]}
+            _bulk_insert(self.cursor, columns=columns, days=days[new_day])
+            self.copied += int(new_day.sum())
+        if not new_day.all():
+            self._merge(store_keys=store_keys[~new_day], micros=micros[~new_day], active=active[~new_day])
 
     def finish(self) -> WriteCounts:
-        if self.rebuild is not None:
-            cursor = self.cursor
-            cursor.execute(f"ALTER TABLE monitoring_statuspoll ALTER COLUMN id RESTART WITH {self.next_id}")
-            repeated = _rebuild_keys(cursor, statements=self.rebuild)
-            self.counts.inserted -= repeated
+        self.counts.stores_created = self.stores.created
+        if len(self.building):
+            repeated = _attach_days(self.cursor, days=self.building)
+            self.counts.inserted += self.copied - repeated
             self.counts.duplicates += repeated
         return self.counts
 
-    def _append(self, columns: dict[str, np.ndarray]) -> None:
-        """Copy a block into the empty table, ids given explicitly: COPY FREEZE spares a later
-        pass over every page. The DDL locks the table until commit, so a report waits for the
-        load instead of reading half of it."""
-        if self.rebuild is None:
-            drops, self.rebuild = _keys_and_indexes(self.cursor)
-            self.cursor.execute("; ".join([*drops, "TRUNCATE monitoring_statuspoll"]))
-        count = len(columns["ts"])
-        _bulk_insert(self.cursor, columns={"id": np.arange(self.next_id, self.next_id + count, dtype=np.int64), **columns})
-        self.next_id += count
-        self.counts.inserted += count
+    def _settle(self, *, days: np.ndarray) -> None:
+        """Decide the way of the days this file had not reached before (one query for them all)."""
+        unknown = np.setdiff1d(np.unique(days), np.union1d(self.building, self.stored))
+        if not len(unknown):
+            return
+        fresh, adopted = partitions.days_to_create(self.cursor, micros=unknown * partitions.DAY_MICROS)
+        partitions.adopt_default_rows(self.cursor, days=adopted)
+        if len(fresh):
+            # DROP: a day's empty partition is replaced; a missing one is a no-op.
+            self.cursor.execute("; ".join(
+                f"DROP TABLE IF EXISTS {p.name}; CREATE TABLE {p.name} (LIKE {partitions.PARENT} INCLUDING DEFAULTS)"
+                for p in map(partitions.partition_of, fresh)
+            ))
+        self.building = np.union1d(self.building, fresh)
+        self.stored = np.union1d(self.stored, np.setdiff1d(unknown, fresh))
 
-    def _merge(self, columns: dict[str, np.ndarray], *, bulk_allowed: bool) -> None:
-        cursor, counts = self.cursor, self.counts
-        store_keys, micros, active = columns["store"], columns["ts"], columns["active"]
-        stored = _stored_polls(cursor, micros=micros)
-        position = pair_positions(store_keys, micros, stored["store"], stored["ts"] + _PG_EPOCH_MICROS)
-        is_new = position < 0
-        stored_active = np.zeros(len(position), bool)
-        stored_active[~is_new] = stored["active"][position[~is_new]]
-        changed = is_new | (stored_active != active)
-        # Rebuilding every index of the table pays off once per file, not once per block:
-        # a file of many blocks keeps its indexes, which the next block's compare needs.
-        bulk = bulk_allowed and int(is_new.sum()) >= BULK_INSERT_ROWS
-        if bulk:  # before any other write to the table in this transaction: ALTER TABLE needs that
-            drops, creates = _keys_and_indexes(cursor)
-            cursor.execute("; ".join(drops))
-            _bulk_insert(cursor, columns={"store": store_keys[is_new], "ts": micros[is_new], "active": active[is_new]})
-            _rebuild_keys(cursor, statements=creates)
-        write = changed & ~is_new if bulk else changed
+    def _merge(self, *, store_keys: np.ndarray, micros: np.ndarray, active: np.ndarray) -> None:
+        found, stored_active = _stored_statuses(self.cursor, store_keys=store_keys, micros=micros)
+        is_new = ~found
+        write = is_new | (stored_active != active)
         columns = {"store": store_keys[write], "ts": micros[write], "active": active[write], "is_new": is_new[write]}
-        inserted, updated = _write_changes(cursor, columns=columns)
-        inserted = int(is_new.sum()) if bulk else inserted
-        counts.inserted += inserted
-        counts.updated += updated
-        counts.unchanged += len(micros) - inserted - updated
+        inserted, updated = _write_changes(self.cursor, columns=columns)
+        self.counts.inserted += inserted
+        self.counts.updated += updated
+        self.counts.unchanged += len(micros) - inserted - updated
 
 
 def sorted_last_of_each(store_keys: np.ndarray, micros: np.ndarray) -> np.ndarray:
@@ -132,20 +121,6 @@ def sorted_last_of_each(store_keys: np.ndarray, micros: np.ndarray) -> np.ndarra
     return order[last]
 
 
-def pair_positions(keys: np.ndarray, micros: np.ndarray, known_keys: np.ndarray, known_micros: np.ndarray) -> np.ndarray:
-    """For each (key, micros) pair, its index among the known (unique) pairs, or -1."""
-    if not len(keys) or not len(known_keys):
-        return np.full(len(keys), -1, np.int64)
-    combined = _combined_keys(np.concatenate([keys, known_keys]), np.concatenate([micros, known_micros]))
-    if combined is None:
-        known = pd.MultiIndex.from_arrays([known_keys, known_micros])
-        return known.get_indexer(pd.MultiIndex.from_arrays([keys, micros])).astype(np.int64)
-    wanted, known = combined[0][: len(keys)], combined[0][len(keys) :]
-    order = np.argsort(known)
-    slot = np.minimum(np.searchsorted(known[order], wanted), len(known) - 1)
-    return np.where(known[order][slot] == wanted, order[slot], -1)
-
-
 def _combined_keys(store_keys: np.ndarray, micros: np.ndarray) -> tuple[np.ndarray] | None:
     """One int64 per (store, time) pair when the ranges allow: it sorts and compares far faster."""
     low, span = int(micros.min()), int(micros.max()) - int(micros.min()) + 1
@@ -154,82 +129,101 @@ def _combined_keys(store_keys: np.ndarray, micros: np.ndarray) -> tuple[np.ndarr
     return (store_keys * span + (micros - low),)
 
 
-def _keys_and_indexes(cursor) -> tuple[list[str], list[str]]:
-    """The statements that drop the poll table's keys and indexes, and those that rebuild them.
+def _bulk_insert(cursor, *, columns: dict[str, np.ndarray], days: np.ndarray) -> None:
+    """A block's polls of days being built, one COPY FREEZE per day into that day's plain
+    table (created in this transaction: no later pass over every page). The columns come
+    sorted by (store, timestamp), so a stable sort by day keeps that order within a day;
+    ids come from the table's sequence in copy order, so a later block's rows have higher ids."""
+    order = np.argsort(days, kind="stable")
+    present, starts = np.unique(days[order], return_index=True)
+    for day, low, high in zip(present.tolist(), starts.tolist(), [*starts[1:].tolist(), len(order)], strict=True):
+        rows = order[low:high]
+        payload = binary_copy({name: values[rows] for name, values in columns.items()})
+        name = partitions.partition_of(day).name
+        copy_bytes(cursor, f"COPY {name} (store_id, timestamp, active) FROM STDIN WITH (FORMAT binary, FREEZE)", payload)
 
-    Inserting many new polls is cheapest with no index or foreign key, rebuilt afterwards by
-    sorting: row-by-row index upkeep and a deferred foreign-key check per row cost several
-    times more for millions of rows.
+
+def _attach_days(cursor, *, days: np.ndarray) -> int:
+    """Give the built days' tables their indexes and attach them; how many repeated pairs were removed.
+
+    The indexes are those the parent's partitioned indexes expect, so that ATTACH adopts
+    them instead of building its own; ATTACH then checks the foreign key in one join, and
+    the bounds in one scan. A (store, timestamp) is copied twice only from two blocks (a
+    block keeps the last line of each of its pairs): the unique index then fails, and the
+    row with the higher id, from the later line, is kept.
     """
-    cursor.execute(
-        """
-        SELECT 'ALTER TABLE monitoring_statuspoll DROP CONSTRAINT ' || quote_ident(conname),
-               'ALTER TABLE monitoring_statuspoll ADD CONSTRAINT ' || quote_ident(conname) || ' '
-               || pg_get_constraintdef(oid)
-        FROM pg_constraint WHERE conrelid = 'monitoring_statuspoll'::regclass AND contype IN ('p', 'u', 'f')
-        UNION ALL
-        SELECT 'DROP INDEX ' || quote_ident(schemaname) || '.' || quote_ident(indexname), indexdef
-        FROM pg_indexes
-        WHERE schemaname = current_schema() AND tablename = 'monitoring_statuspoll' AND indexname NOT IN (
-            SELECT conname FROM pg_constraint WHERE conrelid = 'monitoring_statuspoll'::regclass)
-        """
-    )
-    statements = cursor.fetchall()
-    # Keys and indexes first: the foreign key check then runs as one join over them.
-    creates = sorted((create for _, create in statements), key=lambda sql: "FOREIGN KEY" in sql)
-    return [drop for drop, _ in statements], creates
+    cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+    removed, statements = 0, []
+    for part in map(partitions.partition_of, days):
+        removed += _unique_index(cursor, name=part.name)
+        statements += [
+            f"ALTER TABLE {part.name} ADD PRIMARY KEY (id, timestamp)",
+            f"CREATE INDEX ON {part.name} (timestamp)",
+            f"ALTER TABLE {partitions.PARENT} ATTACH PARTITION {part.name} {part.bounds_sql()}",
+            # Fresh statistics for the new rows: the reports' query plans rely on them.
+            f"ANALYZE {part.name}",
+        ]
+    cursor.execute("; ".join(statements))
+    return removed
 
 
-def _bulk_insert(cursor, *, columns: dict[str, np.ndarray]) -> None:
-    """COPY polls into the table while it has no index (ids explicit when `columns` has them)."""
-    names = "id, store_id, timestamp, active" if "id" in columns else "store_id, timestamp, active"
-    options = "FORMAT binary, FREEZE" if "id" in columns else "FORMAT binary"
-    copy_bytes(cursor, f"COPY monitoring_statuspoll ({names}) FROM STDIN WITH ({options})", binary_copy(columns))
-
-
-def _rebuild_keys(cursor, *, statements: list[str]) -> int:
-    """Rebuild the keys and indexes; how many repeated (store, timestamp) rows were removed first.
-
-    A pair can be copied twice only from two blocks of one fresh load (a block keeps the last
-    line of each of its pairs): then the unique key fails, and the row with the higher id,
-    copied from the later line, is the one kept.
-    """
-    setup = "SET LOCAL maintenance_work_mem = '256MB'"
+def _unique_index(cursor, *, name: str) -> int:
+    """Build the day table's unique (store, timestamp) index, first removing repeated pairs if
+    it fails (rare: a pair in two blocks); how many rows were removed."""
+    index = f"CREATE UNIQUE INDEX ON {name} (store_id, timestamp) INCLUDE (active)"
     try:
         with transaction.atomic(using=cursor.db.alias):
-            cursor.execute("; ".join([setup, *statements]))
-        removed = 0
+            cursor.execute(index)
+        return 0
     except IntegrityError:
         cursor.execute(
-            """
-            DELETE FROM monitoring_statuspoll poll USING (
-                SELECT store_id, timestamp, max(id) AS kept FROM monitoring_statuspoll
+            f"""
+            DELETE FROM {name} poll USING (
+                SELECT store_id, timestamp, max(id) AS kept FROM {name}
                 GROUP BY store_id, timestamp HAVING count(*) > 1
             ) repeated
             WHERE poll.store_id = repeated.store_id AND poll.timestamp = repeated.timestamp AND poll.id <> repeated.kept
             """
         )
         removed = cursor.rowcount
-        cursor.execute("; ".join([setup, *statements]))
-    # Fresh statistics for millions of new rows: the reports' query plans and the poll
-    # count estimate of the health check (reports.data_overview) rely on them.
-    cursor.execute("ANALYZE monitoring_statuspoll")
-    return removed
+        cursor.execute(index)
+        return removed
 
 
-def _stored_polls(cursor, *, micros: np.ndarray) -> np.ndarray:
-    """The stored polls of the file's time span, copied out in one binary COPY."""
+def _stored_statuses(cursor, *, store_keys: np.ndarray, micros: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each poll, whether it is stored and its stored status: (found, active).
+
+    Each poll is one probe of the unique index (store, timestamp) INCLUDE (active): the
+    LATERAL ... LIMIT 1 keeps the planner from reading every stored poll of the block's
+    time span, which in a shuffled file is the whole file's span, in every block. The
+    constant bounds prune the partitions to the block's days at planning time.
+    """
+    stage_table(cursor, "ingest_probe (n bigint, store_id bigint, ts timestamptz)")
+    numbers = np.arange(len(micros), dtype=np.int64)
+    copy_bytes(cursor, "COPY ingest_probe FROM STDIN WITH (FORMAT binary)", binary_copy({"n": numbers, "store": store_keys, "ts": micros}))
     low, high = (int(micros.min()), int(micros.max())) if len(micros) else (0, -1)
     sink = _Sink()
-    # Integers only in the text: the bounds are microseconds since 1970 (the index on timestamp serves the range).
+    # Integers only in the text: the bounds are microseconds since 1970.
     with copy_errors_wrapped(cursor):
         cursor.copy_expert(
-            "COPY (SELECT store_id, timestamp, active FROM monitoring_statuspoll WHERE timestamp BETWEEN "
-            f"timestamptz 'epoch' + {low} * interval '1 microsecond' AND timestamptz 'epoch' + {high} * interval '1 microsecond'"
-            ") TO STDOUT WITH (FORMAT binary)",
+            f"""
+            COPY (
+                SELECT probe.n, stored.active FROM ingest_probe probe CROSS JOIN LATERAL (
+                    SELECT poll.active FROM {partitions.PARENT} poll
+                    WHERE poll.store_id = probe.store_id AND poll.timestamp = probe.ts
+                      AND poll.timestamp BETWEEN timestamptz 'epoch' + {low} * interval '1 microsecond'
+                                             AND timestamptz 'epoch' + {high} * interval '1 microsecond'
+                    LIMIT 1
+                ) stored
+            ) TO STDOUT WITH (FORMAT binary)
+            """,
             sink,
         )
-    return read_binary(b"".join(sink.chunks), names=_STORED)
+    rows = read_binary(b"".join(sink.chunks), names=("n", "active"))
+    found, active = np.zeros(len(micros), bool), np.zeros(len(micros), bool)
+    found[rows["n"]] = True
+    active[rows["n"]] = rows["active"].astype(bool)
+    return found, active
 
 
 def _write_changes(cursor, *, columns: dict[str, np.ndarray]) -> tuple[int, int]:

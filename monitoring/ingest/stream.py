@@ -85,7 +85,10 @@ class SourceStream:
             if eof:
                 yield Block(data=self.buffer, first_line=line, lines=len(line_ends(self.buffer)), last=True)
                 return
-            cut, lines = record_boundary(self.buffer)
+            # Within BLOCK_BYTES first: the header's read leaves up to RECORD_MAX_BYTES buffered.
+            cut, lines = record_boundary(self.buffer[:BLOCK_BYTES])
+            if not cut and len(self.buffer) > BLOCK_BYTES:  # a record longer than a block
+                cut, lines = record_boundary(self.buffer)
             if cut:
                 yield Block(data=self.buffer[:cut], first_line=line, lines=lines)
                 self.buffer, line = self.buffer[cut:], line + lines

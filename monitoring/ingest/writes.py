@@ -32,7 +32,7 @@ class WriteCounts:
 class BlockWriter(Protocol):
     """Writes one file's rows as its blocks come, inside the caller's transaction."""
 
-    def add(self, rows: pa.Table, *, only_block: bool) -> None: ...
+    def add(self, rows: pa.Table) -> None: ...
 
     def finish(self) -> WriteCounts: ...
 
@@ -45,11 +45,11 @@ class HoursWriter:
     """
 
     def __init__(self, cursor) -> None:
-        self.cursor, self.rows, self.created = cursor, 0, 0
+        self.cursor, self.rows, self.stores = cursor, 0, StoreKeys(cursor)
         stage_table(cursor, "ingest_hours_rows (store_id bigint, weekday smallint, start_local time, end_local time)")
 
-    def add(self, rows: pa.Table, *, only_block: bool) -> None:
-        store_keys, created = ensure_stores(self.cursor, store_ids=rows.column("store_id"))
+    def add(self, rows: pa.Table) -> None:
+        store_keys = self.stores.keys_of(rows.column("store_id"))
         frame = pd.DataFrame(
             {
                 "store_id": store_keys,
@@ -59,7 +59,7 @@ class HoursWriter:
             }
         )
         copy_table(self.cursor, sql="COPY ingest_hours_rows FROM STDIN WITH (FORMAT csv)", table=frame)
-        self.rows, self.created = self.rows + len(frame), self.created + created
+        self.rows += len(frame)
 
     def finish(self) -> WriteCounts:
         cursor = self.cursor
@@ -95,7 +95,7 @@ class HoursWriter:
             unchanged=unique - inserted,
             deleted=deleted,
             duplicates=self.rows - unique,
-            stores_created=self.created,
+            stores_created=self.stores.created,
         )
 
 
@@ -104,11 +104,11 @@ class TimezoneWriter:
     whichever block it is in (blocks are staged with their row order, applied at the end)."""
 
     def __init__(self, cursor) -> None:
-        self.cursor, self.rows, self.created = cursor, 0, 0
+        self.cursor, self.rows, self.stores = cursor, 0, StoreKeys(cursor)
         stage_table(cursor, "ingest_timezone_rows (store_id bigint, timezone text, seq bigint)")
 
-    def add(self, rows: pa.Table, *, only_block: bool) -> None:
-        store_keys, created = ensure_stores(self.cursor, store_ids=rows.column("store_id"))
+    def add(self, rows: pa.Table) -> None:
+        store_keys = self.stores.keys_of(rows.column("store_id"))
         frame = pd.DataFrame(
             {
                 "store_id": store_keys,
@@ -117,7 +117,7 @@ class TimezoneWriter:
             }
         )
         copy_table(self.cursor, sql="COPY ingest_timezone_rows FROM STDIN WITH (FORMAT csv)", table=frame)
-        self.rows, self.created = self.rows + len(frame), self.created + created
+        self.rows += len(frame)
 
     def finish(self) -> WriteCounts:
         cursor = self.cursor
@@ -145,32 +145,53 @@ class TimezoneWriter:
             updated=updated,
             unchanged=last - inserted - updated,
             duplicates=self.rows - last,
-            stores_created=self.created,
+            stores_created=self.stores.created,
         )
 
 
-def ensure_stores(cursor, *, store_ids: pa.ChunkedArray) -> tuple[np.ndarray, int]:
-    """Create the stores not known yet; return each row's store key and how many were created."""
-    names = pc.unique(store_ids.combine_chunks())
-    stage_table(cursor, 'ingest_store (store_id text COLLATE "C")')
-    copy_table(cursor, sql="COPY ingest_store FROM STDIN WITH (FORMAT csv)", table=pa.table({"store_id": names}))
-    cursor.execute(
-        """
-        WITH created AS (
-            INSERT INTO monitoring_store (store_id, timezone)
-            SELECT store_id, '' FROM ingest_store ORDER BY store_id
-            ON CONFLICT (store_id) DO NOTHING RETURNING 1
+class StoreKeys:
+    """The store keys of the store ids one file names, each id asked of the database once.
+
+    A block looks its ids up among those of the blocks before (one hash lookup per
+    column) and stages only the ids it is the first to name: a file's blocks mostly
+    name the same stores, and copying and joining every block's names cost more than
+    writing its polls.
+    """
+
+    def __init__(self, cursor) -> None:
+        self.cursor, self.created = cursor, 0
+        self.names, self.keys = pa.array([], pa.string()), np.zeros(0, np.int64)
+
+    def keys_of(self, store_ids: pa.ChunkedArray) -> np.ndarray:
+        """Each row's store key; stores not known yet are created."""
+        store_ids = store_ids.cast(pa.string())
+        positions = pc.index_in(store_ids, value_set=self.names)
+        unseen = pc.unique(pc.filter(store_ids, positions.is_null()).combine_chunks())
+        if len(unseen):
+            names, keys = self._fetch(unseen)
+            self.names, self.keys = pa.concat_arrays([self.names, names]), np.concatenate([self.keys, keys])
+            positions = pc.index_in(store_ids, value_set=self.names)
+        return self.keys[positions.to_numpy()]
+
+    def _fetch(self, names: pa.Array) -> tuple[pa.Array, np.ndarray]:
+        """Create the stores of `names` not stored yet; the names with their keys."""
+        cursor = self.cursor
+        stage_table(cursor, 'ingest_store (store_id text COLLATE "C")')
+        copy_table(cursor, sql="COPY ingest_store FROM STDIN WITH (FORMAT csv)", table=pa.table({"store_id": names}))
+        cursor.execute(
+            """
+            WITH created AS (
+                INSERT INTO monitoring_store (store_id, timezone)
+                SELECT store_id, '' FROM ingest_store ORDER BY store_id
+                ON CONFLICT (store_id) DO NOTHING RETURNING 1
+            )
+            SELECT count(*) FROM created
+            """
         )
-        SELECT count(*) FROM created
-        """
-    )
-    created = cursor.fetchone()[0]
-    cursor.execute("SELECT staged.store_id, store.id FROM ingest_store staged JOIN monitoring_store store USING (store_id)")
-    found = cursor.fetchall()
-    known = pa.array([name for name, _ in found], pa.string())
-    keys = np.array([key for _, key in found], np.int64)
-    positions = pc.index_in(store_ids, value_set=known).to_numpy(zero_copy_only=False)
-    return keys[positions], created
+        self.created += cursor.fetchone()[0]
+        cursor.execute("SELECT staged.store_id, store.id FROM ingest_store staged JOIN monitoring_store store USING (store_id)")
+        found = cursor.fetchall()
+        return pa.array([name for name, _ in found], pa.string()), np.array([key for _, key in found], np.int64)
 
 
 def copy_table(cursor, *, sql: str, table: pa.Table | pd.DataFrame) -> None:

@@ -19,13 +19,25 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.utils import timezone
 
-from monitoring.engine import compute_rolling_report, outage_counts_to_csv, outages_to_csv, report_to_csv
+from monitoring.engine import (
+    CalendarPeriod,
+    Interval,
+    Period,
+    compute_period_report,
+    compute_rolling_report,
+    outage_counts_to_csv,
+    outages_to_csv,
+    period_reading_range,
+    period_to_csv,
+    report_to_csv,
+)
 from monitoring.models import Report
 from monitoring.reports import reading
 from monitoring.reports.state import (
     CSV_HEADER,
     OUTAGE_COUNTS_HEADER,
     OUTAGES_HEADER,
+    PERIOD_CSV_HEADER,
     ReportLost,
     ShardResult,
     describe,
@@ -72,17 +84,27 @@ def report_build(*, report: Report) -> Report:
 
 
 def _build(*, report_id: uuid.UUID, runner: str) -> None:
-    report = Report.objects.only("as_of", "now").get(pk=report_id)
+    report = Report.objects.only("as_of", "now", "kind", "start", "end", "period", "period_date").get(pk=report_id)
     # A report re-run after its runner died keeps the `now` it was given.
     now = report.now or reading.report_now(as_of=report.as_of)
+    period = report_period(report)
     ranges = reading.shard_ranges(size=settings.REPORT_SHARD_STORES)
     _touch(report_id=report_id, runner=runner, now=now, shards_total=len(ranges), shards_done=0)
     results = []
     for index in range(len(ranges)):
-        results.append(shard_compute(bounds=reading.bounds_of(ranges, index), now=now))
+        results.append(shard_compute(bounds=reading.bounds_of(ranges, index), now=now, period=period))
         _touch(report_id=report_id, runner=runner, shards_done=index + 1)
-    if not report_complete(report_id=report_id, now=now, results=results, runner=runner):
+    if not report_complete(report_id=report_id, now=now, results=results, runner=runner, kind=report.kind):
         raise ReportLost(report_id)
+
+
+def report_period(report: Report) -> Period | None:
+    """The period a report row asks for (SPEC 8), or None for a rolling report."""
+    if report.kind == Report.Kind.INTERVAL:
+        return Interval(start=report.start, end=report.end)
+    if report.kind == Report.Kind.PERIOD:
+        return CalendarPeriod(kind=report.period, day=report.period_date)
+    return None
 
 
 def _touch(*, report_id: uuid.UUID, runner: str, **fields) -> None:
@@ -92,8 +114,14 @@ def _touch(*, report_id: uuid.UUID, runner: str, **fields) -> None:
         raise ReportLost(report_id)
 
 
-def shard_compute(*, bounds: reading.ShardBounds, now: datetime) -> ShardResult:
-    """Read one shard and run the engine on it: its CSV lines, outage lines and counts."""
+def shard_compute(*, bounds: reading.ShardBounds, now: datetime, period: Period | None = None) -> ShardResult:
+    """Read one shard and run the engine on it: its CSV lines, outage lines and counts.
+
+    A period report is cut at `now` (the latest poll when it started) and computes the
+    previous period of the same kind too, from the same read, for the page's comparison.
+    """
+    if period is not None:
+        return _period_shard(bounds=bounds, now=now, period=period)
     data = reading.read_shard(bounds=bounds, now=now)
     started = time.perf_counter()
     rolling = compute_rolling_report(stores=data.stores, hours=data.hours, polls=data.polls, now=now)
@@ -102,6 +130,28 @@ def shard_compute(*, bounds: reading.ShardBounds, now: datetime) -> ShardResult:
         outage_rows=_rows_under(OUTAGES_HEADER, outages_to_csv(rolling.outages)),
         outage_count_rows=_rows_under(OUTAGE_COUNTS_HEADER, outage_counts_to_csv(rolling.outage_counts)),
         store_count=len(rolling.figures), poll_count=len(data.polls),
+        read_seconds=data.read_seconds, compute_seconds=time.perf_counter() - started,
+    )
+
+
+def _period_shard(*, bounds: reading.ShardBounds, now: datetime, period: Period) -> ShardResult:
+    previous = period.previous()
+    since, until = period_reading_range(periods=[previous, period], latest=now)
+    data = reading.read_shard(bounds=bounds, now=until, since=since)
+    started = time.perf_counter()
+    frames = {"stores": data.stores, "hours": data.hours, "polls": data.polls}
+    current = compute_period_report(**frames, period=period, latest=now)
+    before = compute_period_report(**frames, period=previous, latest=now)
+    return ShardResult(
+        csv_rows=_rows_under(PERIOD_CSV_HEADER, period_to_csv(current.figures)),
+        outage_rows=_rows_under(OUTAGES_HEADER, outages_to_csv(current.outages)),
+        outage_count_rows="",
+        period_totals={
+            "up_hours": current.up_hours, "down_hours": current.down_hours,
+            "previous_up_hours": before.up_hours, "previous_down_hours": before.down_hours,
+            "cut": current.cut, "end": current.end.isoformat() if current.end else None,
+        },
+        store_count=len(current.figures), poll_count=len(data.polls),
         read_seconds=data.read_seconds, compute_seconds=time.perf_counter() - started,
     )
 

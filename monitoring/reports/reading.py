@@ -74,15 +74,18 @@ class ShardInput:
 def report_now(*, as_of: datetime | None) -> datetime:
     """The report's reference instant (SPEC 4): `as_of` itself, or else the latest poll.
 
-    With no poll at all, the current time (every figure is then 0). The max()
-    walks the poll_timestamp index backwards: one row read.
+    With no poll at all, the current time (every figure is then 0).
     """
     if as_of is not None:
         return as_of
+    return latest_poll() or timezone.now()
+
+
+def latest_poll() -> datetime | None:
+    """The latest poll's timestamp: max() walks the poll_timestamp index backwards, one row read."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT max(timestamp) FROM monitoring_statuspoll")
-        latest = cursor.fetchone()[0]
-    return latest or timezone.now()
+        return cursor.fetchone()[0]
 
 
 def shard_ranges(*, size: int) -> list[ShardRange]:
@@ -110,8 +113,10 @@ def bounds_of(ranges: list[ShardRange], index: int) -> ShardBounds:
     return ShardBounds(lower, upper)
 
 
-def read_shard(*, bounds: ShardBounds = ShardBounds(), now: datetime, store_id: str | None = None) -> ShardInput:
-    """The shard's stores, hours and polls in [now - 14 days, now], one snapshot.
+def read_shard(
+    *, bounds: ShardBounds = ShardBounds(), now: datetime, store_id: str | None = None, since: datetime | None = None
+) -> ShardInput:
+    """The shard's stores, hours and polls in [since, now] (default since: now - 14 days), one snapshot.
 
     `store_id` narrows the read to that one store (the store page), so a page
     shows exactly the inputs its report computed from, read the same way.
@@ -128,7 +133,8 @@ def read_shard(*, bounds: ShardBounds = ShardBounds(), now: datetime, store_id: 
             params,
             {"store": ">i8", "weekday": ">i2", "start_us": ">i8", "end_us": ">i8"},
         )
-        polls = _copy_polls(cursor, where=where, params={**params, "since": now - LOOKBACK.to_pytimedelta(), "now": now})
+        since = since if since is not None else now - LOOKBACK.to_pytimedelta()
+        polls = _copy_polls(cursor, where=where, params={**params, "since": since, "now": now})
     return ShardInput(stores=stores, hours=hours, polls=polls, read_seconds=time.perf_counter() - started)
 
 

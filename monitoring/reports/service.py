@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 from contextlib import nullcontext
-from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -16,6 +15,7 @@ from django.utils import timezone
 from monitoring.access import trigger_allowed
 from monitoring.models import Report
 from monitoring.reports import runners
+from monitoring.reports.requests import ReportRequest
 from monitoring.reports.state import runner_id
 
 
@@ -28,8 +28,8 @@ class TriggerLimitReached(Exception):
         super().__init__(f"too many reports: at most {settings.TRIGGER_RATE_LIMIT} reports per {window} s per client")
 
 
-def report_create(*, as_of: datetime | None = None, requested_by: str = "", build_here: bool = False) -> Report:
-    """A new Pending report, handed to the configured runner once committed.
+def report_create(*, request: ReportRequest = ReportRequest(), requested_by: str = "", build_here: bool = False) -> Report:
+    """A new Pending report of the kind asked for, handed to the configured runner once committed.
 
     A named client (`requested_by`) is held to the trigger rate limit: raises
     TriggerLimitReached. With build_here the row is created already claimed by the
@@ -39,18 +39,28 @@ def report_create(*, as_of: datetime | None = None, requested_by: str = "", buil
     with transaction.atomic() if requested_by else nullcontext():
         if requested_by:
             _admit(client=requested_by)
+        asked = _fields_of(request)
         if build_here:
             moment = timezone.now()
             return Report.objects.create(
-                as_of=as_of, requested_by=requested_by, state=Report.State.RUNNING,
+                **asked, requested_by=requested_by, state=Report.State.RUNNING,
                 runner=runner_id(), started_at=moment, heartbeat_at=moment, attempts=1,
             )
-        report = Report.objects.create(as_of=as_of, requested_by=requested_by)
+        report = Report.objects.create(**asked, requested_by=requested_by)
         # A runner in another thread or process sees the row only once committed.
         # Robust: should the hand-over raise, the error is logged, the request still
         # succeeds, and the janitor hands the Pending row over on its next round.
         transaction.on_commit(runners.report_submitted, robust=True)
         return report
+
+
+def _fields_of(request: ReportRequest) -> dict:
+    """The row's record of what was asked (its kind and parameters)."""
+    if request.interval is not None:
+        return {"kind": Report.Kind.INTERVAL, "start": request.interval.start, "end": request.interval.end}
+    if request.period is not None:
+        return {"kind": Report.Kind.PERIOD, "period": request.period.kind, "period_date": request.period.day}
+    return {"kind": Report.Kind.ROLLING, "as_of": request.as_of}
 
 
 def _admit(*, client: str) -> None:

@@ -80,7 +80,8 @@ def shard_run(*, report_id: str, index: int) -> None:
         state.report_fail(report_id=shard.report_id, error=f"workers died twice on shard {index}; gave up")
         return
     try:
-        result = build.shard_compute(bounds=_bounds(shard=shard), now=shard.report.now)
+        period = build.report_period(shard.report)
+        result = build.shard_compute(bounds=_bounds(shard=shard), now=shard.report.now, period=period)
         _shard_finish(shard=shard, result=result)
     except Exception as error:
         logger.exception("shard %s of report %s failed", index, report_id)
@@ -106,7 +107,7 @@ def _shard_finish(*, shard: ReportShard, result: state.ShardResult) -> None:
     was_done = ReportShard.objects.select_for_update().values_list("done", flat=True).get(pk=shard.pk)
     ReportShard.objects.filter(pk=shard.pk).update(
         done=True, csv_rows=result.csv_rows, outage_rows=result.outage_rows,
-        outage_count_rows=result.outage_count_rows, store_count=result.store_count, poll_count=result.poll_count,
+        outage_count_rows=result.outage_count_rows, period_totals=result.period_totals, store_count=result.store_count, poll_count=result.poll_count,
         read_seconds=result.read_seconds, compute_seconds=result.compute_seconds, finished_at=timezone.now(),
     )
     if was_done:
@@ -128,10 +129,11 @@ def _assemble(*, report_id: uuid.UUID) -> None:
     shards = ReportShard.objects.filter(report_id=report_id).order_by("index")
     results = [
         state.ShardResult(
-            csv_rows=s.csv_rows, outage_rows=s.outage_rows, outage_count_rows=s.outage_count_rows, store_count=s.store_count, poll_count=s.poll_count,
+            csv_rows=s.csv_rows, outage_rows=s.outage_rows, outage_count_rows=s.outage_count_rows,
+            period_totals=s.period_totals, store_count=s.store_count, poll_count=s.poll_count,
             read_seconds=s.read_seconds, compute_seconds=s.compute_seconds,
         )
         for s in shards
     ]
-    now = Report.objects.values_list("now", flat=True).get(pk=report_id)
-    state.report_complete(report_id=report_id, now=now, results=results)
+    now, kind = Report.objects.values_list("now", "kind").get(pk=report_id)
+    state.report_complete(report_id=report_id, now=now, results=results, kind=kind)

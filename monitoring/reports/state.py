@@ -14,13 +14,13 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import F, Q
 from django.utils import timezone
 
-from monitoring.engine import OUTAGE_COLUMNS, OUTAGE_COUNT_COLUMNS, REPORT_COLUMNS
+from monitoring.engine import OUTAGE_COLUMNS, OUTAGE_COUNT_COLUMNS, PERIOD_COLUMNS, REPORT_COLUMNS
 from monitoring.models import Report
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 2
 DIED_TWICE = "runner died twice; gave up"
 CSV_HEADER = ",".join(REPORT_COLUMNS) + "\n"
+PERIOD_CSV_HEADER = ",".join(PERIOD_COLUMNS) + "\n"
 OUTAGES_HEADER = ",".join(OUTAGE_COLUMNS) + "\n"
 OUTAGE_COUNTS_HEADER = ",".join(OUTAGE_COUNT_COLUMNS) + "\n"
 FINISHED = (Report.State.COMPLETE, Report.State.FAILED)
@@ -48,6 +49,9 @@ class ShardResult:
     poll_count: int
     read_seconds: float
     compute_seconds: float
+    # A period report's fleet figures of the shard: hours up and down in the period and the one
+    # before, whether a store's period was cut, and where the latest one ended (ISO 8601).
+    period_totals: dict = field(default_factory=dict)
 
 
 def runner_id() -> str:
@@ -95,7 +99,14 @@ def describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
-def report_complete(*, report_id: uuid.UUID, now: datetime, results: list[ShardResult], runner: str = "") -> bool:
+def csv_header(kind: str) -> str:
+    """The header of a report's CSV: SPEC 5 for rolling reports, SPEC 8 for periods and intervals."""
+    return CSV_HEADER if kind == Report.Kind.ROLLING else PERIOD_CSV_HEADER
+
+
+def report_complete(
+    *, report_id: uuid.UUID, now: datetime, results: list[ShardResult], runner: str = "", kind: str = Report.Kind.ROLLING
+) -> bool:
     """Join the shards' rows in shard order under one header and finish the report.
 
     False when the report was no longer Running (or no longer this runner's).
@@ -103,17 +114,33 @@ def report_complete(*, report_id: uuid.UUID, now: datetime, results: list[ShardR
     held = Report.objects.filter(pk=report_id, state=Report.State.RUNNING)
     if runner:
         held = held.filter(runner=runner)
+    totals = merged_period_totals([r.period_totals for r in results]) if kind != Report.Kind.ROLLING else {}
     return bool(
         held.update(
-            state=Report.State.COMPLETE, now=now, csv=CSV_HEADER + "".join(r.csv_rows for r in results),
+            state=Report.State.COMPLETE, now=now, csv=csv_header(kind) + "".join(r.csv_rows for r in results),
             outages_csv=OUTAGES_HEADER + "".join(r.outage_rows for r in results),
             outage_counts_csv=OUTAGE_COUNTS_HEADER + "".join(r.outage_count_rows for r in results),
+            period_totals=totals, periods_cut=bool(totals.get("cut")),
+            effective_end=datetime.fromisoformat(totals["end"]) if totals.get("end") else None,
             store_count=sum(r.store_count for r in results), poll_count=sum(r.poll_count for r in results),
             read_seconds=sum(r.read_seconds for r in results),
             compute_seconds=sum(r.compute_seconds for r in results),
             shards_done=len(results), finished_at=timezone.now(), heartbeat_at=None, error="",
         )
     )
+
+
+_SUMMED = ("up_hours", "down_hours", "previous_up_hours", "previous_down_hours")
+
+
+def merged_period_totals(parts: list[dict]) -> dict:
+    """The shards' fleet figures as one: hours summed, cut if any was, the latest end."""
+    ends = [part["end"] for part in parts if part.get("end")]
+    return {
+        **{name: sum(part.get(name, 0.0) for part in parts) for name in _SUMMED},
+        "cut": any(part.get("cut") for part in parts),
+        "end": max(ends, key=datetime.fromisoformat) if ends else None,
+    }
 
 
 def reports_recover_stale(*, older_than: timedelta) -> int:

@@ -182,3 +182,69 @@ def down_stretches(observations: list) -> list[tuple[Fraction, Fraction]]:
         else:
             stretches.append((begin, finish))
     return stretches
+
+
+def reference_period(*, stores: pd.DataFrame, hours: pd.DataFrame, polls: pd.DataFrame, period, latest: datetime) -> list[tuple]:
+    """SPEC 8 rows (store_id, up hours, down hours, percent or None, outages, longest minutes),
+    one store at a time with zoneinfo, sorted by store_id. `period` is the engine's Interval
+    or CalendarPeriod (only its plain fields are read)."""
+    latest = as_utc(latest)
+    rows = []
+    for store in stores.itertuples():
+        zone = zone_or_default(store.timezone)
+        first, last = period_bounds(period, zone)
+        last = max(first, min(last, latest))
+        store_hours = [row for row in hours.itertuples() if row.store == store.store]
+        intervals = open_intervals_between(zone, store_hours, first - timedelta(days=7), last)
+        store_polls = [(as_utc(row.ts), bool(row.active)) for row in polls.itertuples() if row.store == store.store]
+        kept = {}
+        for instant, active in store_polls:
+            at = microseconds(instant)
+            if microseconds(first - timedelta(days=7)) <= at <= microseconds(last) and any(s <= at < e for s, e in intervals):
+                kept[at] = kept.get(at, False) or active
+        observations = sorted(kept.items())
+        window = (microseconds(first), microseconds(last))
+        if not observations:
+            rows.append((str(store.store_id), 0.0, 0.0, None, 0, 0.0))
+            continue
+        up, down = up_and_down(intervals, observations, window)
+        parts = outage_parts(intervals, observations, window)
+        percent = math.floor(up * 10_000 / (up + down) + Fraction(1, 2)) / 100 if up + down else None
+        longest = max((end - start for start, end, _ in parts), default=Fraction(0))
+        rows.append((
+            str(store.store_id), hundredths_half_up(up, HOUR_US), hundredths_half_up(down, HOUR_US), percent,
+            len(parts), hundredths_half_up(longest, MINUTE_US),
+        ))
+    return sorted(rows, key=lambda row: row[0])
+
+
+def period_bounds(period, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The period's [start, end) for a store in `zone`: local midnights through zoneinfo (fold 0)."""
+    if hasattr(period, "start"):
+        return as_utc(period.start), as_utc(period.end)
+    day = period.day
+    if period.kind == "day":
+        first, following = day, day + timedelta(days=1)
+    elif period.kind == "week":
+        first = day - timedelta(days=day.weekday())
+        following = first + timedelta(days=7)
+    else:
+        first = day.replace(day=1)
+        following = (first + timedelta(days=32)).replace(day=1)
+    def midnight(d: date) -> datetime:
+        return datetime.combine(d, time(0), tzinfo=zone).astimezone(UTC)
+    return midnight(first), midnight(following)
+
+
+def open_intervals_between(zone: ZoneInfo, store_hours: list, first: datetime, last: datetime) -> list[tuple[int, int]]:
+    """Merged open intervals in UTC microseconds covering [first, last] (and a margin)."""
+    if not store_hours:
+        return [(microseconds(first - timedelta(days=2)), microseconds(last + timedelta(days=2)))]
+    intervals = []
+    day = first.astimezone(zone).date() - timedelta(days=3)
+    while day <= last.astimezone(zone).date() + timedelta(days=2):
+        for row in store_hours:
+            if row.weekday == day.weekday():
+                intervals.append(local_interval_in_utc(zone, day, row.start_us, row.end_us))
+        day += timedelta(days=1)
+    return merge(intervals)

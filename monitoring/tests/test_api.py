@@ -39,6 +39,20 @@ def complete_report() -> Report:
     )
 
 
+def expected_status(report: Report) -> dict:
+    """complete_report's status, as every answer about it carries it."""
+    return {
+        "report_id": str(report.id), "state": "Complete", "final": True, "progress": 1.0,
+        "shards_done": 1, "shards_total": 1, "now": "2023-01-25T18:00:00Z", "duration_seconds": 2.5,
+        "read_seconds": 0.5, "compute_seconds": 1.25, "store_count": 1, "poll_count": 3, "as_of": None,
+        "requested_at": "2023-01-25T18:00:00Z", "started_at": "2023-01-25T18:00:00Z",
+        "finished_at": "2023-01-25T18:00:02.500000Z", "error": "", "page_url": f"/reports/{report.id}/",
+        "csv_url": f"/api/v1/get_report/{report.id}?format=csv",
+        "kind": "rolling", "start": None, "end": None, "period": None, "date": None, "effective_end": None,
+        "periods_cut": False, "fleet": None, "outages_url": f"/api/v1/reports/{report.id}/outages",
+    }
+
+
 # --- /trigger_report ----------------------------------------------------------------------
 
 
@@ -89,10 +103,21 @@ def test_trigger_report_refuses_an_unreadable_or_future_as_of(client, prefix, as
     assert not Report.objects.exists()
 
 
-def test_trigger_report_refuses_an_as_of_a_minute_ahead(client):
+def test_trigger_report_refuses_an_as_of_a_minute_ahead_until_it_has_passed(client):
+    # 409, not 422: the schema cannot say "in the past", and the same request is fine a minute later.
     ahead = (timezone.now() + timedelta(minutes=1)).isoformat()
     response = client.post("/trigger_report", {"as_of": ahead}, content_type="application/json")
-    assert response.status_code == 422 and "in the future" in response.json()["error"]
+    assert response.status_code == 409 and "in the future" in response.json()["error"]
+
+
+def test_trigger_report_refuses_an_as_of_written_before_1970(client):
+    response = client.post("/trigger_report?as_of=1969-12-31T23:59:59Z")
+    assert response.status_code == 422 and "before 1970" in response.json()["error"]
+
+
+def test_trigger_report_takes_a_blank_as_of_as_the_latest_poll(client):
+    response = client.post("/trigger_report?as_of=%20")
+    assert response.status_code == 200 and Report.objects.get().as_of is None
 
 
 def test_trigger_report_refuses_a_body_that_is_not_json(client):
@@ -129,9 +154,13 @@ def test_a_pending_report_is_reported_as_running_with_no_progress(client, prefix
     response = client.get(f"{prefix}/get_report", {"report_id": str(report.id)})
     assert response.status_code == 202
     assert response.json() == {
-        "status": "Running", "state": "Pending", "progress": 0.0, "shards_done": 0, "shards_total": 0,
-        "report_id": str(report.id), "as_of": None, "requested_at": "2023-01-25T18:00:00Z",
-        "started_at": None, "finished_at": None,
+        "status": "Running", "report_id": str(report.id), "state": "Pending", "final": False,
+        "progress": 0.0, "shards_done": 0, "shards_total": 0, "now": None, "duration_seconds": None,
+        "read_seconds": None, "compute_seconds": None, "store_count": None, "poll_count": None,
+        "as_of": None, "requested_at": "2023-01-25T18:00:00Z", "started_at": None, "finished_at": None,
+        "error": "", "page_url": f"/reports/{report.id}/", "csv_url": None, "outages_url": None,
+        "kind": "rolling", "start": None, "end": None, "period": None, "date": None, "effective_end": None,
+        "periods_cut": False, "fleet": None,
     }
 
 
@@ -148,12 +177,8 @@ def test_a_running_report_shows_its_progress(client, prefix):
 def test_a_complete_report_carries_its_csv_and_figures(client, prefix, complete_report):
     response = client.get(f"{prefix}/get_report", {"report_id": str(complete_report.id)})
     assert response.status_code == 200
-    assert response.json() == {
-        "status": "Complete", "data": CSV_TEXT, "report_id": str(complete_report.id),
-        "as_of": None, "now": "2023-01-25T18:00:00Z", "requested_at": "2023-01-25T18:00:00Z",
-        "started_at": "2023-01-25T18:00:00Z", "finished_at": "2023-01-25T18:00:02.500000Z",
-        "duration_seconds": 2.5, "read_seconds": 0.5, "compute_seconds": 1.25, "store_count": 1, "poll_count": 3,
-    }
+    # The status every report answer shares (as /api/v1/reports shows it), and the CSV.
+    assert response.json() == {"status": "Complete", **expected_status(complete_report), "data": CSV_TEXT}
 
 
 def test_a_reports_now_keeps_its_microseconds_so_as_of_now_gives_the_same_report(client):
@@ -238,7 +263,8 @@ def test_a_get_body_that_is_not_json_is_a_bad_request(client):
 def assert_is_the_csv_download(response, report: Report) -> None:
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
-    assert response["Content-Disposition"] == f'attachment; filename="store-report-{report.id}.csv"'
+    # The same name as the pages' download: the report's `now`, then its id.
+    assert response["Content-Disposition"] == f'attachment; filename="store-report-20230125T180000Z-{report.id}.csv"'
     assert response.content.decode("utf-8") == CSV_TEXT
 
 
@@ -349,12 +375,7 @@ def test_the_list_shows_recent_reports_newest_first(client, complete_report):
     assert response.status_code == 200
     reports = response.json()["reports"]
     assert [r["report_id"] for r in reports] == [str(complete_report.id), str(older.id)]
-    assert reports[0] == {
-        "report_id": str(complete_report.id), "state": "Complete", "progress": 1.0, "as_of": None,
-        "now": "2023-01-25T18:00:00Z", "requested_at": "2023-01-25T18:00:00Z", "started_at": "2023-01-25T18:00:00Z",
-        "finished_at": "2023-01-25T18:00:02.500000Z", "duration_seconds": 2.5, "read_seconds": 0.5,
-        "compute_seconds": 1.25, "store_count": 1, "poll_count": 3, "error": "", "csv_url": f"/api/v1/get_report/{complete_report.id}?format=csv",
-    }
+    assert reports[0] == expected_status(complete_report)
     assert reports[1]["csv_url"] is None
 
 

@@ -66,7 +66,7 @@ class TestOverHttp:
         by_accept = call(f"{live_server.url}/get_report?report_id={report_id}", headers={"Accept": "text/csv"})
         for status, headers, body in (by_format, by_accept):
             assert (status, headers["Content-Type"]) == (200, "text/csv; charset=utf-8")
-            assert headers["Content-Disposition"] == f'attachment; filename="store-report-{report_id}.csv"'
+            assert headers["Content-Disposition"] == f'attachment; filename="store-report-20230125T120000Z-{report_id}.csv"'
             assert body.decode("utf-8") == EXPECTED_CSV
 
     def test_a_report_as_of_an_earlier_instant_ignores_the_later_polls(self, live_server):

@@ -1,7 +1,8 @@
 """The OpenAPI schema: what it promises, that its docs page works offline, and that the API keeps to it.
 
-Schemathesis generates requests from the schema (valid and invalid ones) and checks
-that no answer is a server error and every answer matches its documented schema.
+Schemathesis generates requests from the schema (valid and invalid ones) and runs every
+one of its checks: no server error, every answer as documented (status, content type,
+headers, body), every valid request accepted and every invalid one refused.
 """
 from __future__ import annotations
 
@@ -16,8 +17,7 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.checks import positive_data_acceptance
 
 from main.wsgi import application
 
@@ -33,7 +33,8 @@ def test_the_schema_documents_every_endpoint_under_api_v1(client, prefix):
     assert schema["openapi"].startswith("3.1")
     assert sorted(schema["paths"]) == [
         "/api/v1/get_report", "/api/v1/get_report/{report_id}", "/api/v1/health",
-        "/api/v1/reports", "/api/v1/reports/{report_id}", "/api/v1/trigger_report",
+        "/api/v1/reports", "/api/v1/reports/{report_id}", "/api/v1/reports/{report_id}/outages",
+        "/api/v1/reports/{report_id}/stores/{store_id}", "/api/v1/status", "/api/v1/trigger_report",
     ]
     assert sorted(schema["paths"]["/api/v1/trigger_report"]) == ["get", "post"]
 
@@ -48,6 +49,25 @@ def test_the_schema_documents_the_csv_download_and_the_spec_statuses(client):
     answers = client.get("/api/v1/openapi.json").json()["paths"]["/api/v1/get_report"]["get"]["responses"]
     assert {"200", "202", "400", "404"} <= set(answers)
     assert set(answers["200"]["content"]) == {"application/json", "text/csv"}
+
+
+def parameter(schema: dict, path: str, name: str) -> dict:
+    return next(p for p in schema["paths"][path]["get"]["parameters"] if p["name"] == name)
+
+
+def test_the_schema_says_as_of_is_a_date_time_from_1970_or_blank(client):
+    schema = client.get("/api/v1/openapi.json").json()
+    instant, blank = parameter(schema, "/api/v1/trigger_report", "as_of")["schema"]["anyOf"][0]["anyOf"]
+    assert instant["format"] == "date-time" and re.match(instant["pattern"], "1970-01-01T00:00:00Z")
+    assert not re.match(instant["pattern"], "1969-12-31T23:59:59Z") and re.match(blank["pattern"], " ")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/get_report", "/api/v1/get_report/{report_id}", "/api/v1/reports/{report_id}"])
+def test_the_schema_says_a_report_id_is_required_and_not_blank(client, path):
+    # Required in the query too: a schema cannot say "in the query or in a JSON body" of a GET.
+    report_id = parameter(client.get("/api/v1/openapi.json").json(), path, "report_id")
+    assert report_id["required"] is True and report_id["schema"]["minLength"] == 1
+    assert report_id["schema"]["pattern"] == r"\S"
 
 
 def test_the_schema_offers_the_optional_bearer_token(client):
@@ -121,7 +141,7 @@ def connection_kept_across_requests():
 def api_schema(db, connection_kept_across_requests):
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
     schema.config.generation.update(
-        max_examples=EXAMPLES_PER_OPERATION, modes=[GenerationMode.POSITIVE], deterministic=True
+        max_examples=EXAMPLES_PER_OPERATION, modes=list(GenerationMode), deterministic=True
     )
     return schema
 
@@ -129,7 +149,15 @@ def api_schema(db, connection_kept_across_requests):
 fuzzed = schemathesis.pytest.from_fixture("api_schema")
 
 
+# OpenAPI cannot say that `start` needs `end` and excludes `period`/`date`, or that `as_of` is
+# for rolling reports only: those schema-valid combinations are refused (422) on purpose, so
+# trigger_report skips just the "valid data is accepted" check; every valid combination is
+# accepted in test_api.py (test_trigger_report_accepts_...).
+DEPENDENT_PARAMETERS = {"/api/v1/trigger_report"}
+
+
 @fuzzed.parametrize()
 @settings(deadline=None)  # correctness only: speed is measured in bench/, never asserted
 def test_the_api_answers_every_generated_request_as_documented(case):
-    case.call_and_validate(checks=[not_a_server_error, response_schema_conformance])
+    excluded = [positive_data_acceptance] if case.operation.path in DEPENDENT_PARAMETERS else []
+    case.call_and_validate(excluded_checks=excluded)  # every other check schemathesis has

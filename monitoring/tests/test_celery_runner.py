@@ -13,6 +13,7 @@ from django.conf import settings as django_settings
 
 from monitoring.models import Report, ReportShard
 from monitoring.reports import build, runners, service
+from monitoring.reports.requests import ReportRequest
 from monitoring.tests.celery_pausing_app import PAUSE_REQUESTER
 from monitoring.tests.processes import env_for_test_database, wait_until
 from monitoring.tests.report_cases import EXPECTED_CSV, make_small_data, make_stores
@@ -88,7 +89,7 @@ def finished(report: Report) -> Report:
 
 def thread_runner_csv(report: Report) -> str:
     """The same report built in this process, the thread runner's way."""
-    return build.report_build(report=service.report_create(build_here=True, as_of=report.now)).csv
+    return build.report_build(report=service.report_create(build_here=True, request=ReportRequest(as_of=report.now))).csv
 
 
 def test_celery_workers_build_the_same_csv_as_the_thread_runner(workers, celery_runner):

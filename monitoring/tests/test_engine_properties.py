@@ -14,7 +14,16 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitoring.engine import REPORT_COLUMNS, compute_report, compute_rolling_report, status_now
+from monitoring.engine import (
+    PERIOD_KINDS,
+    REPORT_COLUMNS,
+    CalendarPeriod,
+    Interval,
+    compute_period_report,
+    compute_report,
+    compute_rolling_report,
+    status_now,
+)
 from monitoring.tests.reference_engine import (
     as_utc,
     microseconds,
@@ -22,6 +31,7 @@ from monitoring.tests.reference_engine import (
     open_intervals,
     outage_parts,
     reference_outages,
+    reference_period,
     reference_report,
     zone_or_default,
 )
@@ -223,3 +233,43 @@ def test_status_now_is_the_last_observation_of_a_store_open_at_now(data):
             ongoing = [start for start, _, going in outage_parts(intervals, observations, window) if going]
             since_us = ongoing[0] if ongoing else at_now
             assert row.state == "down" and Fraction(int(row.down_since_ns), 1_000) == since_us
+
+
+@st.composite
+def periods(draw, now: pd.Timestamp):
+    """An interval around now (possibly after the latest poll), or a local day, week or month near it."""
+    if draw(st.booleans()):
+        start = now + pd.Timedelta(microseconds=draw(st.integers(-40 * DAY_US, DAY_US)))
+        length = pd.Timedelta(microseconds=draw(st.integers(1, 35 * DAY_US)))
+        return Interval(start=start.to_pydatetime(), end=(start + length).to_pydatetime())
+    day = (now + pd.Timedelta(days=draw(st.integers(-40, 1)))).date()
+    return CalendarPeriod(kind=draw(st.sampled_from(PERIOD_KINDS)), day=day)
+
+
+def period_rows_of(report) -> list[tuple]:
+    return [
+        (row.store_id, row.uptime_hours, row.downtime_hours,
+         None if pd.isna(row.uptime_percent) else row.uptime_percent, row.outages, row.longest_outage_minutes)
+        for row in report.figures.itertuples()
+    ]
+
+
+@SETTINGS
+@given(datasets(), st.data())
+def test_the_period_engine_agrees_with_the_plain_reference(data, draw):
+    period = draw.draw(periods(data["now"]))
+    frames = {name: data[name] for name in ("stores", "hours", "polls")}
+    report = compute_period_report(**frames, period=period, latest=data["now"])
+    assert period_rows_of(report) == reference_period(**frames, period=period, latest=data["now"])
+
+
+@SETTINGS
+@given(datasets())
+def test_a_period_of_the_last_seven_days_is_the_rolling_reports_week(data):
+    now = data["now"]
+    frames = {name: data[name] for name in ("stores", "hours", "polls")}
+    period = compute_period_report(**frames, period=Interval(start=now - pd.Timedelta(days=7), end=now), latest=now)
+    rolling = compute_rolling_report(**data)
+    week = rolling.figures[["store_id", "uptime_last_week", "downtime_last_week"]]
+    assert period.figures[["store_id", "uptime_hours", "downtime_hours"]].to_numpy().tolist() == week.to_numpy().tolist()
+    pd.testing.assert_frame_equal(period.outages, rolling.outages)

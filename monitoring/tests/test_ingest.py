@@ -64,17 +64,18 @@ class TestPolls:
         assert (result.inserted, result.duplicates) == (1, 3)
         assert [active for _, active in polls_of("s1")] == [False]
 
-    def test_many_new_polls_into_a_filled_table_take_the_bulk_path_with_the_same_outcome(self, tmp_path, monkeypatch):
-        monkeypatch.setattr(poll_writes, "BULK_INSERT_ROWS", 2)
+    def test_a_file_over_a_known_day_and_a_new_day_writes_each_its_way_with_one_outcome(self, tmp_path):
         load(write(tmp_path, "a.csv", POLLS_HEADER + f"s1,active,{T}\ns2,active,{T}\n"))
-        [result] = load(write(tmp_path, "b.csv", POLLS_HEADER + f"s1,inactive,{T}\ns1,active,2023-01-22 13:00:00\ns3,active,{T}\n"))
+        text = POLLS_HEADER + f"s1,inactive,{T}\ns1,active,2023-01-22 13:00:00\ns3,active,{T}\ns3,active,2023-01-23 01:00:00\n"
+        [result] = load(write(tmp_path, "b.csv", text))
         assert result.error == ""
-        # s1 at 12:00 changes status; s1 at 13:00 and s3 are new; s2 is not in the file.
-        assert (result.inserted, result.updated, result.unchanged) == (2, 1, 0)
+        # On the 22nd (a partition already): s1 at 12:00 changes status, s1 at 13:00 and s3 are new;
+        # s3 on the 23rd goes into that day's new partition; s2 is not in the file.
+        assert (result.inserted, result.updated, result.unchanged) == (3, 1, 0)
         assert [active for _, active in polls_of("s1")] == [False, True]
-        assert StatusPoll.objects.count() == 4
-        with pytest.raises(IntegrityError), transaction.atomic():  # the rebuilt unique key is back
-            StatusPoll.objects.create(store=Store.objects.get(store_id="s3"), timestamp=polls_of("s3")[0][0], active=True)
+        assert StatusPoll.objects.count() == 5
+        with pytest.raises(IntegrityError), transaction.atomic():  # the new partition has the unique key
+            StatusPoll.objects.create(store=Store.objects.get(store_id="s3"), timestamp=polls_of("s3")[1][0], active=True)
 
     def test_loading_the_same_files_again_changes_nothing(self):
         files = [DATA / "polls_bad_rows.csv", DATA / "hours_variants.csv", DATA / "timezones_mixed.csv"]
@@ -186,7 +187,8 @@ class TestTransactions:
             Store.objects.all().delete()
             counts = []
             for name, minute in (("first.csv", "00"), ("second.csv", "30")):  # empty table, then upsert
-                text = POLLS_HEADER + "".join(f"s{i % 97},active,2023-01-{1 + i // 2000:02d} {i % 24:02d}:{minute}:{i % 60:02d}\n" for i in range(rows))
+                # Over 5 days at any size: a new day's partition is one more COPY, whatever its rows.
+                text = POLLS_HEADER + "".join(f"s{i % 97},active,2023-01-{1 + i % 5:02d} {i % 24:02d}:{minute}:{i % 60:02d}\n" for i in range(rows))
                 with CaptureQueriesContext(connection) as captured:
                     [result] = load(write(tmp_path, f"{rows}-{name}", text))
                 assert result.inserted == rows

@@ -3,14 +3,21 @@ import gzip
 import os
 
 import pytest
+from django.db import connection
 
-from monitoring.ingest import stream
+from monitoring.ingest import partitions, stream
 from monitoring.ingest.load import ingest_paths
 from monitoring.ingest.parse import RECORD_MAX_BYTES, TOO_LONG
 from monitoring.models import BusinessHours, IngestRun, StatusPoll, Store
 
 HEADER = "store_id,status,timestamp_utc\n"
 T = "2023-01-22 12:00:00"
+
+
+def write(tmp_path, name: str, body: str):
+    path = tmp_path / name
+    path.write_text(HEADER + body)
+    return path
 
 
 def load_one(path):
@@ -47,6 +54,30 @@ class TestBlocks:
         result = load_one(path)
         assert (result.inserted, result.duplicates, StatusPoll.objects.count()) == (11, 1, 11)
         assert StatusPoll.objects.get(store__store_id="s1").active is False
+
+    def test_a_shuffled_file_over_two_days_builds_each_day_once_and_a_reload_changes_nothing(self, tmp_path):
+        path = tmp_path / "polls.csv"
+        path.write_text(HEADER + "".join(f"s{i},{'active' if i % 3 else 'inactive'},2023-01-{22 + i % 2} 12:00:00\n" for i in range(30)))
+        first = load_one(path)
+        assert (first.inserted, first.duplicates) == (30, 0)
+        with connection.cursor() as cursor:
+            assert [p.name for p in partitions.day_partitions(cursor)] == ["monitoring_statuspoll_20230122", "monitoring_statuspoll_20230123"]
+            cursor.execute(f"SELECT count(*) FROM {partitions.DEFAULT}")
+            assert cursor.fetchone()[0] == 0
+        stored = sorted(StatusPoll.objects.values_list("id", "store__store_id", "timestamp", "active"))
+        [again] = ingest_paths(paths=[path], full=True)
+        assert (again.inserted, again.updated, again.unchanged) == (0, 0, 30)
+        assert sorted(StatusPoll.objects.values_list("id", "store__store_id", "timestamp", "active")) == stored
+
+    def test_a_pair_repeated_in_a_later_block_over_a_stored_day_takes_the_later_line(self, tmp_path):
+        load_one(write(tmp_path, "a.csv", f"s1,active,{T}\n"))  # the 22nd is stored: its polls are compared
+        others = "".join(f"s{i},active,2023-01-{22 + i % 2} 13:00:00\n" for i in range(2, 12))
+        result = load_one(write(tmp_path, "b.csv", f"s1,active,{T}\n{others}s1,inactive,{T}\n"))
+        # s1 at 12:00 is unchanged in the first block, then takes the last line's status;
+        # s2..s11 are new: five on the stored 22nd, five on the 23rd, built as a new day.
+        assert (result.inserted, result.updated, result.unchanged) == (10, 1, 1)
+        assert StatusPoll.objects.get(store__store_id="s1").active is False
+        assert StatusPoll.objects.count() == 11
 
     def test_an_hours_file_of_many_blocks_replaces_a_store_with_all_its_rows(self, tmp_path):
         path = tmp_path / "hours.csv"

@@ -14,6 +14,7 @@ from monitoring.engine import compute_report, report_to_csv
 from monitoring.ingest import overview
 from monitoring.models import Report, StatusPoll, Store
 from monitoring.reports import build, reading, service, state
+from monitoring.reports.requests import ReportRequest
 from monitoring.tests.report_cases import (
     EXPECTED_CSV,
     LATEST_POLL,
@@ -159,7 +160,7 @@ def test_a_report_that_loses_its_database_connection_on_every_run_fails_saying_s
 
 def test_a_report_as_of_an_earlier_instant_ignores_later_polls():
     make_small_data()
-    report = build_here(as_of=at(17, 10))
+    report = build_here(request=ReportRequest(as_of=at(17, 10)))
     # now = 17:10 itself (SPEC 4); b's 17:30 poll does not exist.
     # a, hour [16:10, 17:10): open 16:10-17:00 UTC = 50 min, after the 15:44:30 midpoint: 50 min down.
     #    Day and week: Monday's 14:00-17:00 as before, 1.74 up and 1.26 down.
@@ -175,7 +176,7 @@ def test_a_report_as_of_an_earlier_instant_ignores_later_polls():
 
 def test_a_report_with_no_polls_at_all_is_all_zeros_at_its_as_of():
     Store.objects.create(store_id="lonely")
-    report = build_here(as_of=at(12, 0))
+    report = build_here(request=ReportRequest(as_of=at(12, 0)))
     assert report.now == at(12, 0)
     assert report.csv.splitlines()[1:] == ["lonely,0.00,0.00,0.00,0.00,0.00,0.00"]
 

@@ -93,8 +93,8 @@ def test_a_malformed_as_of_is_shown_back_on_the_form_not_a_500(client, stores):
 def test_the_trigger_form_answers_json_to_the_page_script(client, stores):
     response = client.post(reverse("report-trigger"), HTTP_ACCEPT="application/json")
     report = Report.objects.get()
-    assert response.status_code == 202
-    assert response.json()["state"] == "Pending" and response.json()["url"] == reverse("report", args=[report.id])
+    assert response.status_code == 202 and response["Location"] == reverse("report-status", args=[report.id])
+    assert response.json()["state"] == "Pending" and response.json()["page_url"] == reverse("report", args=[report.id])
 
 
 def test_trigger_refuses_a_post_without_the_csrf_token():
@@ -264,7 +264,8 @@ def test_store_ids_guarded_against_spreadsheet_formulas_are_shown_as_themselves(
 def test_the_csv_download_is_the_report_csv_as_an_attachment(client, report):
     response = client.get(reverse("report-csv", args=[report.id]))
     assert response["Content-Type"] == "text/csv; charset=utf-8"
-    assert response["Content-Disposition"].startswith('attachment; filename="store-report-20230125T120000Z-')
+    # The API's download has the same name: the report's `now`, then its id.
+    assert response["Content-Disposition"] == f'attachment; filename="store-report-20230125T120000Z-{report.id}.csv"'
     assert response.content.decode() == EXPECTED_CSV
 
 
@@ -275,7 +276,20 @@ def test_an_unfinished_report_has_no_csv_yet(client, stores):
 def test_the_status_json_tells_the_page_script_the_progress(client, stores):
     report = Report.objects.create(state=Report.State.RUNNING, shards_total=3, shards_done=2)
     payload = client.get(reverse("report-status", args=[report.id])).json()
-    assert payload["state"] == "Running" and payload["percent"] == 67 and payload["final"] is False
+    # 2 shards of 3 done: 2 / 3 = 0.667 (the page shows 67 %).
+    assert payload["state"] == "Running" and round(payload["progress"], 3) == 0.667 and payload["final"] is False
+
+
+def test_the_status_json_is_the_apis_report_status(client, report):
+    page = client.get(reverse("report-status", args=[report.id]))
+    api = client.get(f"/api/v1/reports/{report.id}")
+    assert page["Content-Type"] == api["Content-Type"] and page.json() == api.json()
+
+
+def test_the_status_json_of_an_unknown_report_is_the_apis_404(client):
+    # One body for an unknown report wherever it is asked (SPEC 6); it was {"error": "No such report"} here.
+    response = client.get(reverse("report-status", args=[uuid.uuid4()]))
+    assert response.status_code == 404 and response.json() == {"status": "No such report Id!"}
 
 
 # --- The store page ----------------------------------------------------------------------

@@ -21,11 +21,15 @@
     });
   }
 
+  function percent(status) {
+    return Math.round(status.progress * 100);
+  }
+
   function describe(status) {
     if (status.state === "Pending") return "waiting for a free worker…";
     if (status.state === "Running") {
       var parts = status.shards_total ? " (" + status.shards_done + " of " + status.shards_total + " parts)" : "";
-      return status.percent + " %" + parts;
+      return percent(status) + " %" + parts;
     }
     if (status.state === "Complete") return "done";
     return status.error || "";
@@ -34,8 +38,8 @@
   function showProgress(box, status) {
     var bar = box.querySelector("progress");
     var text = box.querySelector("[data-progress-text]");
-    bar.value = status.percent;
-    bar.textContent = status.percent + " %";
+    bar.value = percent(status);
+    bar.textContent = percent(status) + " %";
     var badge = document.createElement("span");
     badge.className = "state state-" + status.state.toLowerCase();
     badge.textContent = status.state;
@@ -89,13 +93,16 @@
         credentials: "same-origin",
         headers: { Accept: "application/json", "X-CSRFToken": form.elements.csrfmiddlewaretoken.value },
       }).then(function (response) {
-        return response.json().then(function (data) { return { ok: response.ok, data: data }; });
+        // A started report answers 202 with Location: where its progress is followed.
+        return response.json().then(function (data) {
+          return { ok: response.ok, data: data, statusUrl: response.headers.get("Location") };
+        });
       }).then(function (answer) {
         if (!answer.ok) throw new Error(answer.data.error || "The report could not be started.");
         progress.hidden = false;
         result.replaceChildren();
         showProgress(progress, answer.data);
-        watch(answer.data.status_url, progress, function (status) { showResult(status, result, progress, button); });
+        watch(answer.statusUrl, progress, function (status) { showResult(status, result, progress, button); });
       }).catch(function (error) {
         button.disabled = false;
         form.prepend(alertBox(error.message));
@@ -104,11 +111,11 @@
   }
 
   function showResult(status, result, progress, button) {
-    fetchDocument(status.url).then(function (page) {
+    fetchDocument(status.page_url).then(function (page) {
       var heading = document.createElement("h2");
       var link = document.createElement("a");
-      link.href = status.url;
-      link.textContent = "Report " + status.id;
+      link.href = status.page_url;
+      link.textContent = "Report " + status.report_id;
       heading.append(link);
       result.replaceChildren(heading, page.getElementById("report-body"));
       progress.hidden = true;
