@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 RAW_TEXT_LIMIT = 1000  # characters of a rejected row kept for the report
 PROGRESS_MIN_ROWS = 100_000  # smaller files load too fast for progress lines to help
+# At most one progress line this often: a block takes about a second, 70 lines for a big file say nothing more.
+PROGRESS_EVERY_SECONDS = 5.0
 
 Progress = Callable[[str], None]
 
@@ -121,6 +123,7 @@ def _load_blocks(plan: LoadPlan, *, strict: bool, result: FileResult, progress: 
         cursor.execute("SET LOCAL synchronous_commit = off")
         writer = _writer(cursor, kind=source.header.kind)
         plan.begin(header=source.header, head=source.head)
+        said = started
         for block, parsed in _read_ahead(parsed_blocks(source), reader=reader):
             result.rows_read += parsed.rows_read
             result.rejections.extend(parsed.rejections)
@@ -128,7 +131,9 @@ def _load_blocks(plan: LoadPlan, *, strict: bool, result: FileResult, progress: 
                 raise SourceError(f"{plan.path}: {len(result.rejections)} rejected rows and --strict: nothing loaded")
             writer.add(parsed.rows)
             plan.add(block=block, parsed=parsed)
-            _say_progress(progress, plan.path.name, rows=result.rows_read, started=started)
+            if time.monotonic() - said >= PROGRESS_EVERY_SECONDS:
+                said = time.monotonic()
+                _say_progress(progress, plan.path.name, rows=result.rows_read, started=started)
         counts = writer.finish()
         for count in fields(counts):
             setattr(result, count.name, getattr(counts, count.name))

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import codecs
 import csv
-import gzip
 import io
 import re
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,20 +88,6 @@ class ParsedSource:
 
 def is_compressed(path: Path) -> bool:
     return path.name.lower().endswith(".gz")
-
-
-def read_bytes(path: Path, *, start: int = 0) -> bytes:
-    """The file's bytes from `start` (gzip files whole, decompressed)."""
-    try:
-        if is_compressed(path):
-            return gzip.decompress(path.read_bytes())
-        with open(path, "rb") as handle:
-            handle.seek(start)
-            return handle.read()
-    except FileNotFoundError:
-        raise SourceError(f"{path}: no such file") from None
-    except (OSError, EOFError, zlib.error) as error:
-        raise SourceError(f"{path}: cannot be read ({error})") from None
 
 
 def parse_header(data: bytes, *, path: Path) -> Header:

@@ -9,9 +9,9 @@ day a file touches goes one of two ways, settled when the file first reaches it:
   which gets its indexes by sorting and joins the poll table once, when the file ends.
   A day loaded into a year of history costs what it costs into an empty table, and a
   day whose polls lie in every block of a shuffled file is still built once.
-- a day with rows: each block's polls of it are looked up through the unique index
-  (store, timestamp) and only new polls and changed statuses are written, at once, so
-  a later block compares with them. A re-load of an unchanged file writes nothing,
+- a day with rows: each block's polls of it are joined with that day's partition, and
+  only new polls and changed statuses are written, at once, so a later block compares
+  with them. A re-load of an unchanged file writes nothing,
   and an hour of new polls writes only that hour.
 
 Either way the last line of a (store, timestamp) wins, whichever block it is in.
@@ -193,32 +193,25 @@ def _unique_index(cursor, *, name: str) -> int:
 def _stored_statuses(cursor, *, store_keys: np.ndarray, micros: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each poll, whether it is stored and its stored status: (found, active).
 
-    Each poll is one probe of the unique index (store, timestamp) INCLUDE (active): the
-    LATERAL ... LIMIT 1 keeps the planner from reading every stored poll of the block's
-    time span, which in a shuffled file is the whole file's span, in every block. The
-    constant bounds prune the partitions to the block's days at planning time.
+    The block is staged and joined with each of its days' partitions by name, so no
+    statement reads more than the block's days, and the planner, knowing both sizes
+    (ANALYZE), probes the unique index (store, timestamp) INCLUDE (active) for a few
+    polls or hashes the day for many. Copying out every stored poll of the block's time
+    span instead costs the whole file's span in every block of a shuffled file.
     """
     stage_table(cursor, "ingest_probe (n bigint, store_id bigint, ts timestamptz)")
     numbers = np.arange(len(micros), dtype=np.int64)
     copy_bytes(cursor, "COPY ingest_probe FROM STDIN WITH (FORMAT binary)", binary_copy({"n": numbers, "store": store_keys, "ts": micros}))
-    low, high = (int(micros.min()), int(micros.max())) if len(micros) else (0, -1)
+    cursor.execute("ANALYZE ingest_probe")
+    joins = [
+        f"SELECT probe.n, poll.active FROM ingest_probe probe JOIN {part.name} poll "
+        f"ON poll.store_id = probe.store_id AND poll.timestamp = probe.ts "
+        f"WHERE probe.ts >= '{part.start.isoformat()}' AND probe.ts < '{part.end.isoformat()}'"
+        for part in map(partitions.partition_of, np.unique(micros // partitions.DAY_MICROS))
+    ]
     sink = _Sink()
-    # Integers only in the text: the bounds are microseconds since 1970.
     with copy_errors_wrapped(cursor):
-        cursor.copy_expert(
-            f"""
-            COPY (
-                SELECT probe.n, stored.active FROM ingest_probe probe CROSS JOIN LATERAL (
-                    SELECT poll.active FROM {partitions.PARENT} poll
-                    WHERE poll.store_id = probe.store_id AND poll.timestamp = probe.ts
-                      AND poll.timestamp BETWEEN timestamptz 'epoch' + {low} * interval '1 microsecond'
-                                             AND timestamptz 'epoch' + {high} * interval '1 microsecond'
-                    LIMIT 1
-                ) stored
-            ) TO STDOUT WITH (FORMAT binary)
-            """,
-            sink,
-        )
+        cursor.copy_expert(f"COPY ({' UNION ALL '.join(joins)}) TO STDOUT WITH (FORMAT binary)", sink)
     rows = read_binary(b"".join(sink.chunks), names=("n", "active"))
     found, active = np.zeros(len(micros), bool), np.zeros(len(micros), bool)
     found[rows["n"]] = True
