@@ -5,7 +5,7 @@
 
 Generates ~14,400 stores / ~2.0M polls with the project's generator (`manage.py make_dataset`,
 in a subprocess so this process's peak RSS is the loader's alone) into bench/out/ingest/,
-creates a `bench_ingest` database on DATABASE_URL's server (dropped again at the end),
+creates a `bench_ingest` database (or BENCH_DB_NAME) on DATABASE_URL's server (dropped again at the end),
 and times: the fresh load, a re-load with nothing new (skipped), a forced full re-load,
 and the refresh after one more hour of polls (~10,000) is appended to the polls file.
 The last line printed is one JSON object of figures (docs/performance.md records them).
@@ -29,7 +29,8 @@ from benchkit import (  # bench/ is this script's folder on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out" / "ingest"
-DB_NAME = "bench_ingest"
+# Another name when several checkouts measure on one server at once.
+DB_NAME = os.getenv("BENCH_DB_NAME", "bench_ingest")
 LAST_POLL = "2023-01-25T18:13:22.479220"
 NEXT_HOUR_END = "2023-01-25T19:13:22.479220"
 

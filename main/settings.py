@@ -114,6 +114,9 @@ MEDIA_URL = "/media/"
 MONITORING_DATA_DIR = env_path("MONITORING_DATA_DIR", BASE_DIR / "data" / "sample")
 # Where load logs and rejected-row CSVs are written.
 MONITORING_LOG_DIR = env_path("MONITORING_LOG_DIR", BASE_DIR / "var" / "log")
+# Most bytes one source may yield (after gunzip): a gzip bomb or an endless file fails
+# once past it, by name, with nothing stored. 2 GiB is about 30 million polls.
+SOURCE_MAX_BYTES = env_int("SOURCE_MAX_BYTES", 2 << 30, minimum=1)
 # Seconds between two ingestion rounds of the refresher.
 REFRESH_INTERVAL_SECONDS = env_int("REFRESH_INTERVAL_SECONDS", 3600, minimum=1)
 # Run the refresher as a daemon thread of the web server (the design card's way).

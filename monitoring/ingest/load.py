@@ -1,7 +1,8 @@
-"""Ingestion service: CSV files -> validated columns -> COPY -> one set-based upsert per file.
+"""Ingestion service: CSV files -> blocks of validated columns -> COPY -> set-based writes.
 
 `ingest_paths` loads files and folders under a PostgreSQL advisory lock (two loads
-never interleave), each file in one transaction (a crash leaves no partial file),
+never interleave), each file block by block in one transaction (memory stays flat
+whatever the file's size; a crash leaves no partial file),
 and returns per-file counts and rejected rows. A file already loaded is skipped when
 unchanged, and read from where the last load stopped when it only grew (SPEC 1,
 docs/ingestion.md).
@@ -10,33 +11,29 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import pyarrow as pa
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from monitoring.ingest import poll_writes, writes
 from monitoring.ingest.locks import LOAD_LOCK_KEY, session_lock
-from monitoring.ingest.parse import (
-    ParsedSource,
-    Rejection,
-    SourceError,
-    parse_body,
-    parse_header,
-    read_bytes,
-)
+from monitoring.ingest.parse import Rejection, SourceError
 from monitoring.ingest.plan import LoadPlan, plan_load
+from monitoring.ingest.stream import SourceStream, parsed_blocks
 from monitoring.models import IngestRun, RejectedRow
 
 logger = logging.getLogger(__name__)
 
 RAW_TEXT_LIMIT = 1000  # characters of a rejected row kept for the report
-PROGRESS_EVERY_SECONDS = 2.0
 PROGRESS_MIN_ROWS = 100_000  # smaller files load too fast for progress lines to help
+# At most one progress line this often: a block takes about a second, 70 lines for a big file say nothing more.
+PROGRESS_EVERY_SECONDS = 5.0
 
 Progress = Callable[[str], None]
 
@@ -68,18 +65,8 @@ def ingest_paths(
     """Load every CSV file named (folders: their *.csv and *.csv.gz files), one transaction each."""
     files, results = discover_files(paths)
     waiting = "another load is running: waiting for it to finish"
-    with (
-        session_lock(key=LOAD_LOCK_KEY, wait=True, on_busy=lambda: _say(progress, waiting)),
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-read") as reader,
-    ):
-        # While one file is written to the database, the next one is read and parsed:
-        # PostgreSQL and pyarrow/numpy then keep both cores busy.
-        ahead = _start(files[0], full=full, reader=reader, progress=progress) if files else None
-        for index in range(len(files)):
-            current = ahead
-            if index + 1 < len(files):
-                ahead = _start(files[index + 1], full=full, reader=reader, progress=progress)
-            results.append(_finish(current, strict=strict, progress=progress))
+    with session_lock(key=LOAD_LOCK_KEY, wait=True, on_busy=lambda: _say(progress, waiting)):
+        results.extend(_load_file(path, strict=strict, full=full, progress=progress) for path in files)
     return results
 
 
@@ -100,90 +87,76 @@ def discover_files(paths: Sequence[Path]) -> tuple[list[Path], list[FileResult]]
     return list(dict.fromkeys(path.resolve() for path in files)), missing
 
 
-@dataclass
-class _Pending:
-    """A file planned, and being read in the background."""
-
-    path: Path
-    plan: LoadPlan | None = None
-    reading: Future | None = None  # -> (ParsedSource, seconds spent reading)
-    error: str = ""
-
-
-def _start(path: Path, *, full: bool, reader: ThreadPoolExecutor, progress: Progress | None) -> _Pending:
-    pending = _Pending(path=path)
+def _load_file(path: Path, *, strict: bool, full: bool, progress: Progress | None) -> FileResult:
+    started = time.monotonic()
+    result = FileResult(path=path)
     try:
-        pending.plan = plan_load(path=path, full=full)
-    except (SourceError, DatabaseError) as error:
-        pending.error = str(error).strip()
-        return pending
-    if pending.plan.mode != "skipped":
-        pending.reading = reader.submit(_parse, pending.plan, progress)
-    return pending
-
-
-def _finish(pending: _Pending, *, strict: bool, progress: Progress | None) -> FileResult:
-    started, read_seconds = time.monotonic(), 0.0
-    result = FileResult(path=pending.path)
-    try:
-        if pending.error:
-            raise SourceError(pending.error)
-        plan = pending.plan
+        plan = plan_load(path=path, full=full)
         result.mode = plan.mode
         if plan.mode == "skipped":
             result.kind = plan.kind
             _record_skip(plan)
         else:
-            parsed, read_seconds = pending.reading.result()
-            result.kind, result.rows_read, result.rejections = plan.kind, parsed.rows_read, parsed.rejections
-            if strict and parsed.rejections:
-                raise SourceError(f"{plan.path}: {len(parsed.rejections)} rejected rows and --strict: nothing loaded")
-            _write(plan, parsed, result=result, progress=progress)
+            _load_blocks(plan, strict=strict, result=result, progress=progress)
     except (SourceError, DatabaseError) as error:
         result.mode, result.error = "failed", str(error).strip()
-        _record_failure(path=pending.path, result=result)
-    result.seconds = read_seconds + time.monotonic() - started
+        _record_failure(path=path, result=result)
+    result.seconds = time.monotonic() - started
     return result
 
 
-def _parse(plan: LoadPlan, progress: Progress | None) -> tuple[ParsedSource, float]:
-    """Read and validate the planned part of a file (no database: runs in the reader thread)."""
+def _load_blocks(plan: LoadPlan, *, strict: bool, result: FileResult, progress: Progress | None) -> None:
+    """Read, parse and write the planned part of a file block by block, in one transaction:
+    a report sees the file entirely or not at all. While a block is written, the next one
+    is parsed in a second thread, so PostgreSQL and pyarrow/numpy keep both cores busy."""
     started = time.monotonic()
-    data = read_bytes(plan.path, start=plan.start)
-    header = parse_header(data, path=plan.path) if plan.start == 0 else plan.header
-    head, body = (data[: header.end], data[header.end :]) if plan.start == 0 else (b"", data)
-    try:
-        parsed = parse_body(body, header=header, first_line=plan.first_line)
-    except SourceError as error:
-        raise SourceError(f"{plan.path}: {error}") from None
-    plan.finish(header=header, head=head, body=body, parsed=parsed)
-    if parsed.rows_read >= PROGRESS_MIN_ROWS:
-        _say(progress, f"{plan.path.name}: read {parsed.rows_read:,} rows{_rate(parsed.rows_read, started)}")
-    return parsed, time.monotonic() - started
-
-
-def _write(plan: LoadPlan, parsed: ParsedSource, *, result: FileResult, progress: Progress | None) -> None:
-    started = time.monotonic()
-    with transaction.atomic(), connection.cursor() as cursor:
+    source = SourceStream(plan.path, start=plan.start, first_line=plan.first_line, header=plan.header, max_bytes=settings.SOURCE_MAX_BYTES)
+    with (
+        source,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-read") as reader,
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        result.kind = source.header.kind
         # Durability of a load is settled by its IngestRun row: a crash before the
         # WAL flush only means the next round loads the file again.
         cursor.execute("SET LOCAL synchronous_commit = off")
-        copy_progress = _copy_progress(plan.path.name, rows=len(parsed.rows), progress=progress)
-        counts = _write_rows(cursor, kind=plan.kind, parsed=parsed, progress=copy_progress)
+        writer = _writer(cursor, kind=source.header.kind)
+        plan.begin(header=source.header, head=source.head)
+        said = started
+        for block, parsed in _read_ahead(parsed_blocks(source), reader=reader):
+            result.rows_read += parsed.rows_read
+            result.rejections.extend(parsed.rejections)
+            if strict and result.rejections:
+                raise SourceError(f"{plan.path}: {len(result.rejections)} rejected rows and --strict: nothing loaded")
+            writer.add(parsed.rows)
+            plan.add(block=block, parsed=parsed)
+            if time.monotonic() - said >= PROGRESS_EVERY_SECONDS:
+                said = time.monotonic()
+                _say_progress(progress, plan.path.name, rows=result.rows_read, started=started)
+        counts = writer.finish()
         for count in fields(counts):
             setattr(result, count.name, getattr(counts, count.name))
         run = _save_run(plan, result=result)
         _save_rejections(cursor, run=run, rejections=result.rejections)
-    if len(parsed.rows) >= PROGRESS_MIN_ROWS:
-        _say(progress, f"{plan.path.name}: stored {len(parsed.rows):,} rows{_rate(len(parsed.rows), started)}")
+    if result.rows_read >= PROGRESS_MIN_ROWS:
+        _say(progress, f"{plan.path.name}: stored {result.rows_read:,} rows{_rate(result.rows_read, started)}")
 
 
-def _write_rows(cursor, *, kind: str, parsed: ParsedSource, progress) -> writes.WriteCounts:
+def _read_ahead(blocks: Iterator, *, reader: ThreadPoolExecutor) -> Iterator:
+    """The items of `blocks`, the next one always being made in `reader` meanwhile."""
+    upcoming = reader.submit(next, blocks, None)
+    while (item := upcoming.result()) is not None:
+        upcoming = reader.submit(next, blocks, None)
+        yield item
+
+
+def _writer(cursor, *, kind: str) -> writes.BlockWriter:
     if kind == IngestRun.Kind.POLLS:
-        return poll_writes.write_polls(cursor, rows=parsed.rows, progress=progress)
+        return poll_writes.PollWriter(cursor)
     if kind == IngestRun.Kind.HOURS:
-        return writes.write_hours(cursor, rows=parsed.rows)
-    return writes.write_timezones(cursor, rows=parsed.rows)
+        return writes.HoursWriter(cursor)
+    return writes.TimezoneWriter(cursor)
 
 
 def _save_run(plan: LoadPlan, *, result: FileResult) -> IngestRun:
@@ -244,20 +217,9 @@ def _record_failure(*, path: Path, result: FileResult) -> None:
         logger.warning("could not record the failed load of %s: %s", path, error)
 
 
-def _copy_progress(name: str, *, rows: int, progress: Progress | None):
-    """Periodic 'copied N% of the rows, rows/s' lines during a long COPY."""
-    if progress is None or rows < PROGRESS_MIN_ROWS:
-        return None
-    started, last = time.monotonic(), [time.monotonic()]
-
-    def report(done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - last[0] >= PROGRESS_EVERY_SECONDS:
-            last[0] = now
-            copied = rows * done // max(total, 1)
-            progress(f"{name}: copying, {copied:,} of {rows:,} rows{_rate(copied, started)}")
-
-    return report
+def _say_progress(progress: Progress | None, name: str, *, rows: int, started: float) -> None:
+    if rows >= PROGRESS_MIN_ROWS:
+        _say(progress, f"{name}: read {rows:,} rows{_rate(rows, started)}")
 
 
 def _rate(rows: int, started: float) -> str:

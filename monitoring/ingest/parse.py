@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import codecs
 import csv
-import gzip
 import io
 import re
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +43,11 @@ _NEWLINE, _QUOTE, _COMMA, _CR = ord("\n"), ord('"'), ord(","), ord("\r")
 _FIELD_EDGES = np.array([_COMMA, _NEWLINE, _CR, _QUOTE], np.uint8)  # what may stand beside an RFC 4180 quote
 _BLOCK_SIZE = 1 << 20  # pyarrow's default; a longer record needs a block that holds it whole
 _SHOWN_HEADER_CHARS = 200
+# Longer records are rejected, not loaded: a hostile line costs no more memory than this.
+# Above the 10 MB rows that real exports have been seen to hold (a pasted blob in a field).
+RECORD_MAX_BYTES = 16 << 20
+TOO_LONG = f"record longer than {RECORD_MAX_BYTES:,} bytes: not read"
+SHOWN_RAW_BYTES = 1000  # of a record too long to read, kept for the report
 _UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, kept by surrogateescape
 
 
@@ -87,20 +90,6 @@ def is_compressed(path: Path) -> bool:
     return path.name.lower().endswith(".gz")
 
 
-def read_bytes(path: Path, *, start: int = 0) -> bytes:
-    """The file's bytes from `start` (gzip files whole, decompressed)."""
-    try:
-        if is_compressed(path):
-            return gzip.decompress(path.read_bytes())
-        with open(path, "rb") as handle:
-            handle.seek(start)
-            return handle.read()
-    except FileNotFoundError:
-        raise SourceError(f"{path}: no such file") from None
-    except (OSError, EOFError, zlib.error) as error:
-        raise SourceError(f"{path}: cannot be read ({error})") from None
-
-
 def parse_header(data: bytes, *, path: Path) -> Header:
     """Recognise the file's kind from its first line (SPEC 1: by header, not by name)."""
     if not data.strip():
@@ -110,7 +99,7 @@ def parse_header(data: bytes, *, path: Path) -> Header:
         line = data[:end].decode("utf-8-sig")
     except UnicodeDecodeError:
         raise SourceError(f"{path}: line 1: the header is not UTF-8 text{_utf16_hint(data[:end])}") from None
-    _allow_csv_fields_up_to(len(line))
+    allow_csv_fields_up_to(len(line))
     names = tuple(next(csv.reader([line.rstrip("\r\n")]), []))
     normalised = [name.strip().lower() for name in names]
     for kind, spec in _COLUMNS.items():
@@ -129,7 +118,7 @@ def parse_header(data: bytes, *, path: Path) -> Header:
 
 
 def _first_line_end(data: bytes) -> int:
-    """Just past the first line: its LF, a lone CR (see _line_ends), or the end of the data."""
+    """Just past the first line: its LF, a lone CR (see line_ends), or the end of the data."""
     newline = data.find(b"\n")
     cr = data.find(b"\r", 0, len(data) if newline < 0 else newline)
     if 0 <= cr < len(data) - 1 and data[cr + 1] != _NEWLINE:
@@ -144,7 +133,7 @@ def _utf16_hint(header: bytes) -> str:
     return ""
 
 
-def _allow_csv_fields_up_to(size: int) -> None:
+def allow_csv_fields_up_to(size: int) -> None:
     """Lift the csv module's 128 KiB field limit, a guard for streams: this text is in memory already."""
     if size > csv.field_size_limit():
         csv.field_size_limit(size)
@@ -156,7 +145,7 @@ def parse_body(data: bytes, *, header: Header, first_line: int) -> ParsedSource:
     if _one_record_per_line(data):
         records = _line_records(data, first_line=first_line)
         table = _read_table(data, header=header, rows=len(records.lines))
-    if table is None and _quotes_pair_up(data):  # quotes, blank lines, CR, non-ASCII or a bad row: scan records
+    if table is None and quotes_pair_up(data):  # quotes, blank lines, CR, non-ASCII or a bad row: scan records
         records = _split_records(data, first_line=first_line, width=len(header.names))
         table = _read_table(records.clean_bytes(data), header=header, rows=len(records.lines), longest=records.longest)
     if table is None:  # a stray quote (Joe"s), which the quote scan would pair across lines, or a reading pyarrow refuses
@@ -230,14 +219,15 @@ class _Scan:
     complete_end: int
     complete_lines: int
 
-    def text(self, data: bytes, index: int) -> str:
-        return data[self.starts[index] : self.ends[index]].decode("utf-8", "replace")
+    def text(self, data: bytes, index: int, *, limit: int | None = None) -> str:
+        end = self.ends[index] if limit is None else min(self.ends[index], self.starts[index] + limit)
+        return data[self.starts[index] : end].decode("utf-8", "replace")
 
 
 def _scan_records(data: bytes, *, first_line: int) -> _Scan:
     """Find the records with whole-array numpy scans (no Python loop over rows)."""
     buffer = np.frombuffer(data, np.uint8)
-    newlines = _line_ends(data)
+    newlines = line_ends(data)
     quoted = b'"' in data
     # Inside quotes (odd count of quotes so far) a newline or comma is part of a value;
     # a doubled quote "" toggles twice, so RFC 4180 escapes keep the parity right.
@@ -259,7 +249,7 @@ def _scan_records(data: bytes, *, first_line: int) -> _Scan:
     )
 
 
-def _line_ends(data: bytes) -> np.ndarray:
+def line_ends(data: bytes) -> np.ndarray:
     """Where lines end: at each LF, and at each CR that no LF follows (old Mac files),
     as Python's csv module and pyarrow read them. A CR last in the data may be the first
     half of a CRLF still being written: it ends no line yet."""
@@ -271,7 +261,7 @@ def _line_ends(data: bytes) -> np.ndarray:
     return np.union1d(newlines, crs[buffer[crs + 1] != _NEWLINE])
 
 
-def _quotes_pair_up(data: bytes) -> bool:
+def quotes_pair_up(data: bytes) -> bool:
     """Whether every quote stands where RFC 4180 puts one: opening a field, or closing it
     (before a comma, a line end, the end, or the second quote of a doubled ""). Only
     then do the record scan and pyarrow read the quotes as Python's csv module does."""
@@ -291,23 +281,28 @@ def _split_records(data: bytes, *, first_line: int, width: int) -> _Records:
     """The well-formed records, and a rejection for each one of the wrong width or not UTF-8."""
     scan = _scan_records(data, first_line=first_line)
     blank = scan.ends == scan.starts
-    wrong_width = np.flatnonzero(~blank & (scan.widths != width))
-    skip = set(wrong_width.tolist()) | set(np.flatnonzero(blank).tolist())
+    too_long = np.flatnonzero(scan.ends - scan.starts > RECORD_MAX_BYTES)
+    wrong_width = np.setdiff1d(np.flatnonzero(~blank & (scan.widths != width)), too_long)
+    skip = set(wrong_width.tolist()) | set(too_long.tolist()) | set(np.flatnonzero(blank).tolist())
     undecodable = np.array(_undecodable(data, starts=scan.starts, ends=scan.ends, skip=skip), np.int64)
-    rejections = [
-        Rejection(int(scan.lines[i]), "", f"wrong column count: expected {width} fields, found {scan.widths[i]}", scan.text(data, i))
-        for i in wrong_width
-    ] + [Rejection(int(scan.lines[i]), "", "undecodable bytes: the row is not UTF-8 text", scan.text(data, i)) for i in undecodable]
+    rejections = (
+        [Rejection(int(scan.lines[i]), "", TOO_LONG, scan.text(data, i, limit=SHOWN_RAW_BYTES)) for i in too_long]
+        + [
+            Rejection(int(scan.lines[i]), "", f"wrong column count: expected {width} fields, found {scan.widths[i]}", scan.text(data, i))
+            for i in wrong_width
+        ]
+        + [Rejection(int(scan.lines[i]), "", "undecodable bytes: the row is not UTF-8 text", scan.text(data, i)) for i in undecodable]
+    )
     good = ~blank
-    good[wrong_width] = False
-    good[undecodable] = False
+    for bad in (too_long, wrong_width, undecodable):
+        good[bad] = False
     return _Records(
         lines=scan.lines[good].astype(np.int64),
         complete_end=scan.complete_end,
         complete_lines=scan.complete_lines,
         starts=scan.starts[good],
         ends=scan.ends[good],
-        dropped=[(int(scan.starts[i]), int(scan.next_starts[i])) for i in sorted(set(wrong_width.tolist()) | set(undecodable.tolist()))],
+        dropped=[(int(scan.starts[i]), int(scan.next_starts[i])) for i in np.union1d(np.union1d(too_long, wrong_width), undecodable).tolist()],
         rejections=rejections,
         longest=int((scan.next_starts - scan.starts).max()),
     )
@@ -316,7 +311,7 @@ def _split_records(data: bytes, *, first_line: int, width: int) -> _Records:
 def _read_with_csv_module(data: bytes, *, header: Header, first_line: int) -> tuple[_Records, pa.Table]:
     """The slow, forgiving reading, for quotes that do not pair up (or that pyarrow reads otherwise)."""
     decoded = data.decode("utf-8", "surrogateescape")
-    _allow_csv_fields_up_to(len(decoded))
+    allow_csv_fields_up_to(len(decoded))
     reader = csv.reader(io.StringIO(decoded, newline=""))
     lines, texts, values, rejections, before = [], [], [], [], 0
     for record in reader:
@@ -324,7 +319,9 @@ def _read_with_csv_module(data: bytes, *, header: Header, first_line: int) -> tu
         text = ",".join(record)
         if not record:
             continue
-        if len(record) != len(header.names):
+        if len(text) > RECORD_MAX_BYTES:  # characters, at least one byte each
+            rejections.append(Rejection(line, "", TOO_LONG, _replace_undecodable(text[:SHOWN_RAW_BYTES])))
+        elif len(record) != len(header.names):
             reason = f"wrong column count: expected {len(header.names)} fields, found {len(record)}"
             if first_line + before - 1 > line:  # the record's last line
                 reason += f" (one record over lines {line}-{first_line + before - 1}: a quote left open?)"
@@ -335,11 +332,11 @@ def _read_with_csv_module(data: bytes, *, header: Header, first_line: int) -> tu
             lines.append(line)
             texts.append(text)
             values.append(record)
-    line_ends = _line_ends(data)
+    ends = line_ends(data)
     records = _Records(
         lines=np.array(lines, np.int64),
-        complete_end=int(line_ends[-1]) + 1 if len(line_ends) else 0,
-        complete_lines=len(line_ends),
+        complete_end=int(ends[-1]) + 1 if len(ends) else 0,
+        complete_lines=len(ends),
         rejections=rejections,
         texts=texts,
     )

@@ -21,6 +21,7 @@ from monitoring.ingest.parse import (
     is_compressed,
     parse_header,
 )
+from monitoring.ingest.stream import Block
 from monitoring.models import IngestRun
 
 HASH_CHUNK = 4 << 20
@@ -42,17 +43,27 @@ class LoadPlan:
     loaded_sha256: str = ""
     bytes_loaded: int = 0
     lines_loaded: int = 0
+    hashed: bool = False  # whether the loaded bytes are remembered, for a later tail read
 
-    def finish(self, *, header: Header, head: bytes, body: bytes, parsed: ParsedSource) -> None:
-        """Remember what of the file is now loaded: up to the last newline-terminated line."""
+    def begin(self, *, header: Header, head: bytes) -> None:
         self.kind = header.kind
-        if is_compressed(self.path) or (self.start == 0 and not head.endswith(b"\n")):
-            return  # a gzip file, or a lone header line: reloaded whole when it changes
-        self.hasher.update(head)
-        self.hasher.update(memoryview(body)[: parsed.complete_end])
+        self.hashed = not is_compressed(self.path) and (self.start > 0 or head.endswith(b"\n"))
+        if self.hashed:  # else a gzip file, or a header ending in a lone CR: reloaded whole when it changes
+            self.hasher.update(head)
+            self.bytes_loaded, self.lines_loaded = self.start + len(head), self.first_line - 1
+
+    def add(self, *, block: Block, parsed: ParsedSource) -> None:
+        """Remember what of the file is now loaded: up to the last newline-terminated line.
+        Blocks end at record ends; only the last one may end mid-line."""
+        if block.too_long:  # its bytes were skipped unread: no later tail read can trust the offsets
+            self.hashed, self.loaded_sha256, self.bytes_loaded, self.lines_loaded = False, "", 0, 0
+        if not self.hashed:
+            return
+        complete = parsed.complete_end if block.last else len(block.data)
+        self.hasher.update(memoryview(block.data)[:complete])
         self.loaded_sha256 = self.hasher.hexdigest()
-        self.bytes_loaded = self.start + len(head) + parsed.complete_end
-        self.lines_loaded = self.first_line - 1 + parsed.complete_lines
+        self.bytes_loaded += complete
+        self.lines_loaded += parsed.complete_lines if block.last else block.lines
 
 
 def plan_load(*, path: Path, full: bool) -> LoadPlan:

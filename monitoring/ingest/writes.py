@@ -1,14 +1,14 @@
 """Set-based writes of one validated source: COPY into a staging table, then one statement.
 
 Every function here runs inside the caller's transaction (one per file) and issues
-a fixed number of statements whatever the row count: no ORM object or query per
-row. Polls, the big table, have their own module (poll_writes.py).
+a fixed number of statements per block whatever its row count: no ORM object or
+query per row. Polls, the big table, have their own module (poll_writes.py).
 """
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -29,108 +29,169 @@ class WriteCounts:
     stores_created: int = 0
 
 
-Progress = Callable[[int, int], None]  # called with the bytes copied so far and the total
+class BlockWriter(Protocol):
+    """Writes one file's rows as its blocks come, inside the caller's transaction."""
+
+    def add(self, rows: pa.Table) -> None: ...
+
+    def finish(self) -> WriteCounts: ...
 
 
-def write_hours(cursor, *, rows: pa.Table) -> WriteCounts:
-    """The file's hours become the full set of hours of the stores it names (SPEC 1)."""
-    store_keys, created = ensure_stores(cursor, store_ids=rows.column("store_id"))
-    frame = pd.DataFrame(
-        {
-            "store_id": store_keys,
-            "weekday": rows.column("weekday").to_numpy(),
-            "start_local": rows.column("start_local").to_numpy(),
-            "end_local": rows.column("end_local").to_numpy(),
-        }
-    )
-    unique = frame.drop_duplicates()
-    stage_table(cursor, "ingest_hours (store_id bigint, weekday smallint, start_local time, end_local time)")
-    copy_table(cursor, sql="COPY ingest_hours FROM STDIN WITH (FORMAT csv)", table=unique)
-    # Only rows that differ are touched, so a re-load changes nothing at all.
-    cursor.execute(
-        """
-        WITH gone AS (
-            DELETE FROM monitoring_businesshours old
-            WHERE old.store_id IN (SELECT store_id FROM ingest_hours)
-              AND NOT EXISTS (
-                SELECT 1 FROM ingest_hours new
-                WHERE (new.store_id, new.weekday, new.start_local, new.end_local)
-                    = (old.store_id, old.weekday, old.start_local, old.end_local))
-            RETURNING 1
-        ), added AS (
-            INSERT INTO monitoring_businesshours (store_id, weekday, start_local, end_local)
-            SELECT new.store_id, new.weekday, new.start_local, new.end_local FROM ingest_hours new
-            WHERE NOT EXISTS (
-                SELECT 1 FROM monitoring_businesshours old
-                WHERE (new.store_id, new.weekday, new.start_local, new.end_local)
-                    = (old.store_id, old.weekday, old.start_local, old.end_local))
-            RETURNING 1
+class HoursWriter:
+    """The file's hours become the full set of hours of the stores it names (SPEC 1).
+
+    Blocks are only staged: a store's rows may lie in two blocks, and the replacement
+    must see them all, so it runs once, at the end.
+    """
+
+    def __init__(self, cursor) -> None:
+        self.cursor, self.rows, self.stores = cursor, 0, StoreKeys(cursor)
+        stage_table(cursor, "ingest_hours_rows (store_id bigint, weekday smallint, start_local time, end_local time)")
+
+    def add(self, rows: pa.Table) -> None:
+        store_keys = self.stores.keys_of(rows.column("store_id"))
+        frame = pd.DataFrame(
+            {
+                "store_id": store_keys,
+                "weekday": rows.column("weekday").to_numpy(),
+                "start_local": rows.column("start_local").to_numpy(),
+                "end_local": rows.column("end_local").to_numpy(),
+            }
         )
-        SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM added)
-        """
-    )
-    deleted, inserted = cursor.fetchone()
-    return WriteCounts(
-        inserted=inserted,
-        unchanged=len(unique) - inserted,
-        deleted=deleted,
-        duplicates=len(frame) - len(unique),
-        stores_created=created,
-    )
+        copy_table(self.cursor, sql="COPY ingest_hours_rows FROM STDIN WITH (FORMAT csv)", table=frame)
+        self.rows += len(frame)
 
-
-def write_timezones(cursor, *, rows: pa.Table) -> WriteCounts:
-    """Set the timezone of the stores the file names; a store's last good line wins."""
-    store_keys, created = ensure_stores(cursor, store_ids=rows.column("store_id"))
-    frame = pd.DataFrame({"store_id": store_keys, "timezone": rows.column("timezone").to_numpy(zero_copy_only=False)})
-    last = frame.drop_duplicates(subset="store_id", keep="last")
-    stage_table(cursor, "ingest_timezone (store_id bigint, timezone text)")
-    copy_table(cursor, sql="COPY ingest_timezone FROM STDIN WITH (FORMAT csv)", table=last)
-    cursor.execute(
-        """
-        WITH target AS (
-            SELECT store.id, store.timezone AS old, new.timezone AS new
-            FROM ingest_timezone new JOIN monitoring_store store ON store.id = new.store_id
-        ), changed AS (
-            UPDATE monitoring_store store SET timezone = target.new FROM target
-            WHERE store.id = target.id AND target.old <> target.new
-            RETURNING target.old = '' AS first
+    def finish(self) -> WriteCounts:
+        cursor = self.cursor
+        stage_table(cursor, "ingest_hours (store_id bigint, weekday smallint, start_local time, end_local time)")
+        cursor.execute("INSERT INTO ingest_hours SELECT DISTINCT * FROM ingest_hours_rows")
+        unique = cursor.rowcount
+        # Only rows that differ are touched, so a re-load changes nothing at all.
+        cursor.execute(
+            """
+            WITH gone AS (
+                DELETE FROM monitoring_businesshours old
+                WHERE old.store_id IN (SELECT store_id FROM ingest_hours)
+                  AND NOT EXISTS (
+                    SELECT 1 FROM ingest_hours new
+                    WHERE (new.store_id, new.weekday, new.start_local, new.end_local)
+                        = (old.store_id, old.weekday, old.start_local, old.end_local))
+                RETURNING 1
+            ), added AS (
+                INSERT INTO monitoring_businesshours (store_id, weekday, start_local, end_local)
+                SELECT new.store_id, new.weekday, new.start_local, new.end_local FROM ingest_hours new
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM monitoring_businesshours old
+                    WHERE (new.store_id, new.weekday, new.start_local, new.end_local)
+                        = (old.store_id, old.weekday, old.start_local, old.end_local))
+                RETURNING 1
+            )
+            SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM added)
+            """
         )
-        SELECT count(*) FILTER (WHERE first), count(*) FILTER (WHERE NOT first) FROM changed
-        """
-    )
-    inserted, updated = cursor.fetchone()
-    return WriteCounts(
-        inserted=inserted,
-        updated=updated,
-        unchanged=len(last) - inserted - updated,
-        duplicates=len(frame) - len(last),
-        stores_created=created,
-    )
-
-
-def ensure_stores(cursor, *, store_ids: pa.ChunkedArray) -> tuple[np.ndarray, int]:
-    """Create the stores not known yet; return each row's store key and how many were created."""
-    names = pc.unique(store_ids.combine_chunks())
-    stage_table(cursor, 'ingest_store (store_id text COLLATE "C")')
-    copy_table(cursor, sql="COPY ingest_store FROM STDIN WITH (FORMAT csv)", table=pa.table({"store_id": names}))
-    cursor.execute(
-        """
-        WITH created AS (
-            INSERT INTO monitoring_store (store_id, timezone)
-            SELECT store_id, '' FROM ingest_store ORDER BY store_id
-            ON CONFLICT (store_id) DO NOTHING RETURNING 1
+        deleted, inserted = cursor.fetchone()
+        return WriteCounts(
+            inserted=inserted,
+            unchanged=unique - inserted,
+            deleted=deleted,
+            duplicates=self.rows - unique,
+            stores_created=self.stores.created,
         )
-        SELECT count(*) FROM created
-        """
-    )
-    created = cursor.fetchone()[0]
-    cursor.execute("SELECT staged.store_id, store.id FROM ingest_store staged JOIN monitoring_store store USING (store_id)")
-    found = cursor.fetchall()
-    known = pa.array([name for name, _ in found], pa.string())
-    keys = np.array([key for _, key in found], np.int64)
-    positions = pc.index_in(store_ids, value_set=known).to_numpy(zero_copy_only=False)
-    return keys[positions], created
+
+
+class TimezoneWriter:
+    """Set the timezone of the stores the file names; a store's last good line wins,
+    whichever block it is in (blocks are staged with their row order, applied at the end)."""
+
+    def __init__(self, cursor) -> None:
+        self.cursor, self.rows, self.stores = cursor, 0, StoreKeys(cursor)
+        stage_table(cursor, "ingest_timezone_rows (store_id bigint, timezone text, seq bigint)")
+
+    def add(self, rows: pa.Table) -> None:
+        store_keys = self.stores.keys_of(rows.column("store_id"))
+        frame = pd.DataFrame(
+            {
+                "store_id": store_keys,
+                "timezone": rows.column("timezone").to_numpy(zero_copy_only=False),
+                "seq": np.arange(self.rows, self.rows + len(store_keys), dtype=np.int64),
+            }
+        )
+        copy_table(self.cursor, sql="COPY ingest_timezone_rows FROM STDIN WITH (FORMAT csv)", table=frame)
+        self.rows += len(frame)
+
+    def finish(self) -> WriteCounts:
+        cursor = self.cursor
+        stage_table(cursor, "ingest_timezone (store_id bigint, timezone text)")
+        cursor.execute(
+            "INSERT INTO ingest_timezone SELECT DISTINCT ON (store_id) store_id, timezone FROM ingest_timezone_rows ORDER BY store_id, seq DESC"
+        )
+        last = cursor.rowcount
+        cursor.execute(
+            """
+            WITH target AS (
+                SELECT store.id, store.timezone AS old, new.timezone AS new
+                FROM ingest_timezone new JOIN monitoring_store store ON store.id = new.store_id
+            ), changed AS (
+                UPDATE monitoring_store store SET timezone = target.new FROM target
+                WHERE store.id = target.id AND target.old <> target.new
+                RETURNING target.old = '' AS first
+            )
+            SELECT count(*) FILTER (WHERE first), count(*) FILTER (WHERE NOT first) FROM changed
+            """
+        )
+        inserted, updated = cursor.fetchone()
+        return WriteCounts(
+            inserted=inserted,
+            updated=updated,
+            unchanged=last - inserted - updated,
+            duplicates=self.rows - last,
+            stores_created=self.stores.created,
+        )
+
+
+class StoreKeys:
+    """The store keys of the store ids one file names, each id asked of the database once.
+
+    A block looks its ids up among those of the blocks before (one hash lookup per
+    column) and stages only the ids it is the first to name: a file's blocks mostly
+    name the same stores, and copying and joining every block's names cost more than
+    writing its polls.
+    """
+
+    def __init__(self, cursor) -> None:
+        self.cursor, self.created = cursor, 0
+        self.names, self.keys = pa.array([], pa.string()), np.zeros(0, np.int64)
+
+    def keys_of(self, store_ids: pa.ChunkedArray) -> np.ndarray:
+        """Each row's store key; stores not known yet are created."""
+        store_ids = store_ids.cast(pa.string())
+        positions = pc.index_in(store_ids, value_set=self.names)
+        unseen = pc.unique(pc.filter(store_ids, positions.is_null()).combine_chunks())
+        if len(unseen):
+            names, keys = self._fetch(unseen)
+            self.names, self.keys = pa.concat_arrays([self.names, names]), np.concatenate([self.keys, keys])
+            positions = pc.index_in(store_ids, value_set=self.names)
+        return self.keys[positions.to_numpy()]
+
+    def _fetch(self, names: pa.Array) -> tuple[pa.Array, np.ndarray]:
+        """Create the stores of `names` not stored yet; the names with their keys."""
+        cursor = self.cursor
+        stage_table(cursor, 'ingest_store (store_id text COLLATE "C")')
+        copy_table(cursor, sql="COPY ingest_store FROM STDIN WITH (FORMAT csv)", table=pa.table({"store_id": names}))
+        cursor.execute(
+            """
+            WITH created AS (
+                INSERT INTO monitoring_store (store_id, timezone)
+                SELECT store_id, '' FROM ingest_store ORDER BY store_id
+                ON CONFLICT (store_id) DO NOTHING RETURNING 1
+            )
+            SELECT count(*) FROM created
+            """
+        )
+        self.created += cursor.fetchone()[0]
+        cursor.execute("SELECT staged.store_id, store.id FROM ingest_store staged JOIN monitoring_store store USING (store_id)")
+        found = cursor.fetchall()
+        return pa.array([name for name, _ in found], pa.string()), np.array([key for _, key in found], np.int64)
 
 
 def copy_table(cursor, *, sql: str, table: pa.Table | pd.DataFrame) -> None:
@@ -148,9 +209,9 @@ def stage_table(cursor, definition: str) -> None:
     cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{name}; CREATE TEMP TABLE {definition} ON COMMIT DROP")
 
 
-def copy_bytes(cursor, sql: str, payload: bytes, progress: Progress | None = None) -> None:
+def copy_bytes(cursor, sql: str, payload: bytes) -> None:
     with copy_errors_wrapped(cursor):
-        cursor.copy_expert(sql, _Reader(payload, progress), COPY_CHUNK)
+        cursor.copy_expert(sql, _Reader(payload), COPY_CHUNK)
 
 
 def copy_errors_wrapped(cursor):
@@ -161,10 +222,10 @@ def copy_errors_wrapped(cursor):
 
 
 class _Reader(io.RawIOBase):
-    """Feeds COPY from memory and reports how far it got."""
+    """Feeds COPY from memory."""
 
-    def __init__(self, payload: bytes, progress: Progress | None) -> None:
-        self.view, self.offset, self.progress = memoryview(payload), 0, progress
+    def __init__(self, payload: bytes) -> None:
+        self.view, self.offset = memoryview(payload), 0
 
     def readable(self) -> bool:
         return True
@@ -173,6 +234,4 @@ class _Reader(io.RawIOBase):
         end = len(self.view) if size < 0 else min(len(self.view), self.offset + size)
         chunk = self.view[self.offset : end].tobytes()
         self.offset = end
-        if self.progress:
-            self.progress(self.offset, len(self.view))
         return chunk

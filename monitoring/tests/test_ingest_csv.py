@@ -1,5 +1,6 @@
 """Reading and validating CSV sources, without a database (monitoring/ingest/parse.py, validate.py)."""
 import csv
+import gzip
 import io
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,8 +15,8 @@ from monitoring.ingest.parse import (
     SourceError,
     parse_body,
     parse_header,
-    read_bytes,
 )
+from monitoring.ingest.stream import SourceStream
 from monitoring.ingest.validate import parse_local_times, parse_utc, validate_columns
 from monitoring.models import IngestRun
 
@@ -23,7 +24,7 @@ DATA = Path(__file__).parent / "data"
 
 
 def parse_file(path: Path):
-    data = read_bytes(path)
+    data = gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()
     header = parse_header(data, path=path)
     return header, parse_body(data[header.end :], header=header, first_line=2)
 
@@ -72,7 +73,7 @@ def test_it_rejects_a_header_naming_one_column_twice():
 
 def test_a_missing_file_is_a_source_error_naming_it(tmp_path):
     with pytest.raises(SourceError, match="nothing.csv: no such file"):
-        read_bytes(tmp_path / "nothing.csv")
+        SourceStream(tmp_path / "nothing.csv", start=0, first_line=2, header=None, max_bytes=1 << 20)
 
 
 @pytest.mark.parametrize(

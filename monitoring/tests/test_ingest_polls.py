@@ -4,7 +4,6 @@ import pytest
 
 from monitoring.ingest.poll_writes import (
     binary_copy,
-    pair_positions,
     read_binary,
     sorted_last_of_each,
 )
@@ -21,19 +20,6 @@ def test_keeping_the_last_line_of_each_store_and_time_agrees_with_a_dictionary(h
     kept = sorted_last_of_each(keys, micros)
     assert sorted(kept.tolist()) == sorted(last_line.values())
     assert [(keys[i], micros[i]) for i in kept] == sorted(last_line)  # in (store, time) order
-
-
-@pytest.mark.parametrize("huge_span", [False, True])
-def test_pair_positions_find_each_known_pair_and_minus_one_for_new_ones(huge_span):
-    scale = 2**57 if huge_span else 1
-    known_keys, known_micros = np.array([3, 1, 2, 1]), np.array([10, 10, 20, 30]) * scale
-    keys, micros = np.array([1, 1, 2, 9]), np.array([30, 20, 20, 10]) * scale
-    # (1, 30) is known at index 3, (1, 20) is new, (2, 20) at index 2, (9, 10) new.
-    assert pair_positions(keys, micros, known_keys, known_micros).tolist() == [3, -1, 2, -1]
-
-
-def test_pair_positions_with_nothing_known_are_all_new():
-    assert pair_positions(np.array([1, 2]), np.array([5, 6]), np.array([], np.int64), np.array([], np.int64)).tolist() == [-1, -1]
 
 
 def test_binary_copy_rows_read_back_as_written():
