@@ -36,6 +36,20 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return value
 
 
+def env_float(name: str, default: float, *, above: float) -> float:
+    """A number of seconds and the like, strictly above `above` (a zero timeout could never be met)."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from None
+    if not value > above:  # also refuses nan
+        raise ImproperlyConfigured(f"{name}={value} must be above {above}")
+    return value
+
+
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = os.environ.get(name, default).strip().lower() or default
     if value not in choices:

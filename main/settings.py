@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from main.env import database_from_url, env_bool, env_choice, env_int, env_list, env_path
+from main.env import database_from_url, env_bool, env_choice, env_float, env_int, env_list, env_path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -133,6 +133,21 @@ REPORTS_KEEP = env_int("REPORTS_KEEP", 500, minimum=1)
 REPORT_STALE_SECONDS = env_int("REPORT_STALE_SECONDS", 120, minimum=10)
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 
+# --- Alerts (SPEC 9, docs/alerts.md) ------------------------------------------------
+# An ongoing outage this long (minutes) is told to the webhooks as store.down.
+ALERT_AFTER_MINUTES = env_int("ALERT_AFTER_MINUTES", 30, minimum=1)
+# A receiver that has not answered in this many seconds is tried again later.
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0, above=0.0)
+# Webhook deliveries sent at once by one process (threads); one receiver gets at most half.
+WEBHOOK_CONCURRENCY = env_int("WEBHOOK_CONCURRENCY", 8, minimum=1)
+# A claimed delivery whose deliverer died is sent again after this many seconds. Longer
+# than the timeout, so a live deliverer's claim never expires while it waits for an answer.
+WEBHOOK_CLAIM_SECONDS = env_int("WEBHOOK_CLAIM_SECONDS", 60, minimum=1)
+if WEBHOOK_CLAIM_SECONDS <= WEBHOOK_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured("WEBHOOK_CLAIM_SECONDS must be longer than WEBHOOK_TIMEOUT_SECONDS")
+# Fault tests only: a deliverer sleeps this long between claiming and sending, to be killed there.
+WEBHOOK_PAUSE_AFTER_CLAIM_SECONDS = env_int("WEBHOOK_PAUSE_AFTER_CLAIM_SECONDS", 0, minimum=0)
+
 # --- Access ------------------------------------------------------------------------
 # API by token (or login) and pages by login; open in development.
 REQUIRE_AUTH = env_bool("REQUIRE_AUTH", PRODUCTION)
@@ -158,5 +173,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO").upper()},
-    "loggers": {"pgserver": {"level": "WARNING"}},
+    # httpx logs every request at INFO: a line per webhook delivery is noise; failures are logged by delivery.py.
+    "loggers": {"pgserver": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }

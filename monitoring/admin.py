@@ -2,7 +2,19 @@
 from django.contrib import admin, messages
 
 from monitoring.access import api_token_create
-from monitoring.models import ApiToken, BusinessHours, IngestRun, RejectedRow, Report, ReportShard, StatusPoll, Store
+from monitoring.models import (
+    AlertEvent,
+    ApiToken,
+    BusinessHours,
+    IngestRun,
+    RejectedRow,
+    Report,
+    ReportShard,
+    StatusPoll,
+    Store,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -88,3 +100,30 @@ class ApiTokenAdmin(admin.ModelAdmin):
         issued = api_token_create(name=obj.name)
         obj.pk, obj.key_hash, obj.prefix = issued.token.pk, issued.token.key_hash, issued.token.prefix
         messages.warning(request, f"Token for {obj.name}: {issued.secret}  (copy it now: it is not shown again)")
+
+
+@admin.register(AlertEvent)
+class AlertEventAdmin(ReadOnlyAdmin):
+    """Decided by ingestion rounds; never edited (the id and body are what receivers saw)."""
+
+    list_display = ["kind", "store", "since", "until", "minutes", "now", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["store__store_id"]
+    list_select_related = ["store"]
+    raw_id_fields = ["store"]
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(admin.ModelAdmin):
+    list_display = ["url", "active", "created_at"]
+    list_filter = ["active"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    """The delivery queue: state, tries, next try, last answer."""
+
+    list_display = ["event", "subscription", "state", "attempts", "next_attempt_at", "last_status", "last_error", "delivered_at"]
+    list_filter = ["state", "subscription"]
+    list_select_related = ["event__store", "subscription"]
+    raw_id_fields = ["event", "subscription"]

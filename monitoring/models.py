@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -235,3 +236,95 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class AlertEvent(models.Model):
+    """A store.down or store.recovered event (SPEC 9), decided once per outage and kind.
+
+    The unique (kind, store, since) is what makes a repeated round or a restart send
+    nothing twice: rounds insert with ON CONFLICT DO NOTHING (monitoring/alerts/events.py).
+    """
+
+    class Kind(models.TextChoices):
+        DOWN = "store.down"
+        RECOVERED = "store.recovered"
+
+    # Derived from (kind, store_id, since), so the same outage always has the same id.
+    id = models.UUIDField(primary_key=True, editable=False)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="alerts")
+    since = models.DateTimeField(help_text="the outage's start")
+    # A recovery's outage end; on a store.down, filled in when its recovery is decided
+    # (NULL: the outage is still going on, as far as alerts know).
+    until = models.DateTimeField(null=True, blank=True)
+    now = models.DateTimeField(help_text="the round's now: the latest poll")
+    minutes = models.FloatField()
+    # The exact bytes POSTed and signed, so every retry sends the same body.
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-since", "store"]
+        constraints = [models.UniqueConstraint(fields=["kind", "store", "since"], name="one_event_per_outage_and_kind")]
+        indexes = [
+            # The alerted outages not yet recovered: what each round must look up.
+            models.Index(fields=["store"], condition=Q(kind="store.down", until__isnull=True), name="alert_open_outages"),
+            models.Index(fields=["-created_at"], name="alert_newest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.store} since {self.since:%Y-%m-%d %H:%M:%S}"
+
+
+class WebhookSubscription(models.Model):
+    """A receiver of every alert event: POSTed JSON signed with its secret."""
+
+    # Only http and https: the deliverer speaks nothing else (URLField alone also allows ftp).
+    url = models.URLField(
+        max_length=2000, unique=True, validators=[URLValidator(schemes=["http", "https"])], help_text="http:// or https://"
+    )
+    # Kept as given: the HMAC needs it in clear. Anyone reading the database could sign.
+    secret = models.CharField(max_length=200)
+    active = models.BooleanField(default=True, help_text="untick to stop sending (queued deliveries wait)")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDelivery(models.Model):
+    """One event to one subscription; the row is the delivery's whole state (retries, claim, outcome)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    # Sent as X-Monitoring-Delivery, the same on every retry: a receiver drops duplicates by it.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    event = models.ForeignKey(AlertEvent, on_delete=models.CASCADE, related_name="deliveries")
+    subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    # Claiming a delivery moves this past the claim's expiry: a deliverer that dies
+    # before recording the outcome leaves the row due again then (delivery.py).
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    last_status = models.PositiveIntegerField(null=True, blank=True, help_text="HTTP status of the last answer")
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [models.UniqueConstraint(fields=["event", "subscription"], name="one_delivery_per_event_and_subscription")]
+        # Each subscription's due deliveries, oldest first: the claim's index, small because sent rows leave it.
+        indexes = [
+            models.Index(fields=["subscription", "next_attempt_at"], condition=Q(state="pending"), name="delivery_due")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} -> {self.subscription} ({self.state})"

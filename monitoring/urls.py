@@ -12,5 +12,6 @@ urlpatterns = [
     path("reports/<uuid:report_id>/csv", views.report_csv, name="report-csv"),
     path("reports/<uuid:report_id>/stores/<path:store_id>", views.report_store, name="report-store"),
     path("now/", views.status_now, name="now"),
+    path("alerts/", views.alerts, name="alerts"),
     path("data/", views.data_status, name="data"),
 ]

@@ -12,6 +12,7 @@ import re
 from uuid import UUID
 
 from django import forms
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from monitoring import pages, report_answers, report_tables
 from monitoring.access import client_identity
+from monitoring.alerts.listing import events_recent
 from monitoring.ingest.overview import data_overview, latest_loads
 from monitoring.models import Report
 from monitoring.reports.requests import RequestError, report_request
@@ -164,6 +166,13 @@ def report_store(request: HttpRequest, report_id: UUID, store_id: str) -> HttpRe
 def status_now(request: HttpRequest) -> HttpResponse:
     """Stores down right now, longest first, and how the fleet stands (SPEC 9's status now)."""
     return render(request, "monitoring/now.html", {"now": pages.fleet_now(), "refresh_seconds": NOW_REFRESH_SECONDS})
+
+
+@require_GET
+def alerts(request: HttpRequest) -> HttpResponse:
+    """The alert events (SPEC 9), newest first, with how their webhook deliveries stand."""
+    context = {"events": events_recent(), "after_minutes": settings.ALERT_AFTER_MINUTES, "refresh_seconds": NOW_REFRESH_SECONDS}
+    return render(request, "monitoring/alerts.html", context)
 
 
 @require_GET

@@ -6,7 +6,8 @@
                                                            (or --script-args=--strict alone)
     manage.py runscript load -v 0                          quiet: errors only
 
-Prints a line of counts per file and the first rejected rows, and writes a log and
+Prints a line of counts per file and the first rejected rows, then the alert events
+decided when new polls were stored (SPEC 9), and writes a log and
 the CSV of all rejected rows to settings.MONITORING_LOG_DIR. Exit code 1 when a file
 could not be loaded (missing, empty, unknown header, or rejected rows with --strict).
 """
@@ -21,7 +22,7 @@ from django.conf import settings
 from django.core.management.base import CommandError, OutputWrapper
 from django.core.management.color import color_style
 
-from monitoring.ingest.load import ingest_paths
+from monitoring.ingest.load import ingest_round
 from monitoring.ingest.summary import (
     LoadLog,
     rejection_lines,
@@ -45,11 +46,14 @@ def run(*script_args: str) -> None:
 
     paths = options.paths or [settings.MONITORING_DATA_DIR]
     say(f"Loading {', '.join(str(p) for p in paths)}{' (strict)' if options.strict else ''}")
-    results = ingest_paths(paths=paths, strict=options.strict, full=options.full, progress=say)
+    loaded = ingest_round(paths=paths, strict=options.strict, full=options.full, progress=say)
+    results = loaded.results
     for result in results:
         say(summary_line(result))
         for line in rejection_lines(result, limit=REJECTIONS_SHOWN if verbosity < 2 else result.rejected):
             say(line)
+    if loaded.alerts is not None:
+        say(loaded.alerts.line())
     if log.write_rejections(results):
         say(f"Rejected rows and their reasons: {log.rejected_path}")
     failed = [r for r in results if not r.ok]

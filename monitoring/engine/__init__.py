@@ -24,7 +24,7 @@ from .period import (
     store_period_end,
 )
 from .report import RollingReport, compute_report, compute_rolling_report
-from .status_now import STATUS_COLUMNS, status_now
+from .status_now import LOOKBACK_OUTAGE_COLUMNS, STATUS_COLUMNS, lookback_outages, status_now
 from .timeline import StoreTimeline, store_timeline
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "OUTAGE_COLUMNS",
     "OUTAGE_COUNT_COLUMNS",
     "REPORT_COLUMNS",
+    "LOOKBACK_OUTAGE_COLUMNS",
     "STATUS_COLUMNS",
     "RollingReport",
     "StoreTimeline",
@@ -52,6 +53,7 @@ __all__ = [
     "outage_counts_to_csv",
     "outages_to_csv",
     "report_to_csv",
+    "lookback_outages",
     "status_now",
     "store_timeline",
 ]

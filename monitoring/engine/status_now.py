@@ -12,6 +12,7 @@ from .timebase import Span
 
 CLOSED, UP, DOWN, UNKNOWN = "closed", "up", "down", "unknown"
 STATUS_COLUMNS = ["store_id", "state", "down_since_ns"]
+LOOKBACK_OUTAGE_COLUMNS = ["store", "store_id", "start_ns", "end_ns", "ongoing"]
 
 
 def status_now(*, stores: pd.DataFrame, hours: pd.DataFrame, polls: pd.DataFrame, now: datetime | pd.Timestamp) -> pd.DataFrame:
@@ -41,3 +42,22 @@ def status_now(*, stores: pd.DataFrame, hours: pd.DataFrame, polls: pd.DataFrame
     state = np.select([~open_now, ~observed, down], [CLOSED, UNKNOWN, DOWN], default=UP)
     order = table.report_order()
     return pd.DataFrame({"store_id": table.ids[order], "state": state[order], "down_since_ns": since[order]})
+
+
+def lookback_outages(*, stores: pd.DataFrame, hours: pd.DataFrame, polls: pd.DataFrame, now: datetime | pd.Timestamp) -> pd.DataFrame:
+    """Every store's outage parts in [now - 14 days, now): LOOKBACK_OUTAGE_COLUMNS, by store key then start.
+
+    What alerts compare round after round: an ongoing part is the outage going on at
+    `now`; a part that starts at the lookback's origin may have begun earlier.
+    """
+    table = store_table(stores)
+    span = Span.ending_at(now)
+    status = store_status(stores=table, hours=hours, polls=polls, span=span)
+    parts = status.outages(first_us=span.origin_us, last_us=span.now_us)
+    return pd.DataFrame({
+        "store": table.keys[parts.lanes],
+        "store_id": table.ids[parts.lanes] if len(parts) else np.array([], dtype=object),
+        "start_ns": span.instants_ns(parts.starts),
+        "end_ns": span.instants_ns(parts.ends),
+        "ongoing": parts.ongoing.astype(bool),
+    })

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from monitoring.alerts.events import RoundAlerts, alerts_decide
 from monitoring.ingest import poll_writes, writes
 from monitoring.ingest.locks import LOAD_LOCK_KEY, session_lock
 from monitoring.ingest.parse import Rejection, SourceError
@@ -68,6 +69,28 @@ def ingest_paths(
     with session_lock(key=LOAD_LOCK_KEY, wait=True, on_busy=lambda: _say(progress, waiting)):
         results.extend(_load_file(path, strict=strict, full=full, progress=progress) for path in files)
     return results
+
+
+@dataclass
+class IngestRound:
+    results: list[FileResult]
+    alerts: RoundAlerts | None  # None: no new poll was stored, so nothing to decide
+
+
+def ingest_round(
+    *, paths: Sequence[Path], strict: bool = False, full: bool = False, progress: Progress | None = None
+) -> IngestRound:
+    """Load the files, then decide the alert events if new polls were stored (SPEC 9).
+
+    Every way data comes in goes through here (`runscript load`, the refresher, an
+    upload), so no round that stored polls is left without its events.
+    """
+    results = ingest_paths(paths=paths, strict=strict, full=full, progress=progress)
+    return IngestRound(results=results, alerts=alerts_decide() if stored_new_polls(results) else None)
+
+
+def stored_new_polls(results: Sequence[FileResult]) -> bool:
+    return any(r.ok and r.kind == IngestRun.Kind.POLLS and (r.inserted or r.updated) for r in results)
 
 
 def discover_files(paths: Sequence[Path]) -> tuple[list[Path], list[FileResult]]:

@@ -5,6 +5,7 @@ settings.REFRESH_IN_WEB, as a daemon thread of the web server. However many run,
 only one works at a time: a round first takes a PostgreSQL advisory lock and a
 round that cannot get it is skipped. A round where nothing changed costs a stat()
 per file; a polls file that only grew costs its new lines (monitoring/ingest/plan.py).
+A round that stored new polls then decides the alert events (monitoring/alerts/events.py).
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 
-from monitoring.ingest.load import FileResult, ingest_paths
+from monitoring.alerts.events import RoundAlerts
+from monitoring.ingest.load import FileResult, ingest_round
 from monitoring.ingest.locks import REFRESH_LOCK_KEY, session_lock
 from monitoring.ingest.summary import round_line
 
@@ -33,6 +35,7 @@ class RoundOutcome:
     """One round: the files it loaded, or why it did not run."""
 
     results: list[FileResult] = field(default_factory=list)
+    alerts: RoundAlerts | None = None  # the events decided after it stored new polls
     busy: bool = False  # another refresher was working: this round left the files to it
     error: str = ""  # the database could not be reached
     seconds: float = 0.0
@@ -46,7 +49,8 @@ class RoundOutcome:
             return "refresh round skipped: another refresher is working"
         if self.error:
             return f"refresh round failed: {self.error}"
-        return f"refresh round: {round_line(self.results)}"
+        alerts = f"; {self.alerts.line()}" if self.alerts is not None else ""
+        return f"refresh round: {round_line(self.results)}{alerts}"
 
 
 def refresh_round(*, data_dir: Path | None = None, full: bool = False) -> RoundOutcome:
@@ -58,11 +62,11 @@ def refresh_round(*, data_dir: Path | None = None, full: bool = False) -> RoundO
         with session_lock(key=REFRESH_LOCK_KEY, wait=False) as held:
             if not held:
                 return RoundOutcome(busy=True)
-            results = ingest_paths(paths=[data_dir or settings.MONITORING_DATA_DIR], full=full)
+            loaded = ingest_round(paths=[data_dir or settings.MONITORING_DATA_DIR], full=full)
     except DatabaseError as error:
         # The database may be restarting: report it and try again next round.
         return RoundOutcome(error=f"database error: {error}".strip(), seconds=time.monotonic() - started)
-    return RoundOutcome(results=results, seconds=time.monotonic() - started)
+    return RoundOutcome(results=loaded.results, alerts=loaded.alerts, seconds=time.monotonic() - started)
 
 
 def run_refresher(

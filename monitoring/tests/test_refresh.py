@@ -123,10 +123,13 @@ def test_refresh_once_fails_with_exit_code_1_when_a_file_cannot_load(folder, cap
 def test_refresh_once_prints_one_line_of_counts(folder, capsys):
     call_command("refresh", once=True)
     out = capsys.readouterr().out
-    assert out.strip() == (
+    counts, alerts = out.strip().split("; alerts: ")
+    assert counts == (
         "refresh round: 2 files: 2 loaded, 0 unchanged, 0 failed; "
-        f"3 read, 3 inserted, 0 updated, 0 unchanged, 0 rejected in {out.split(' in ')[1].strip()}"
+        f"3 read, 3 inserted, 0 updated, 0 unchanged, 0 rejected in {counts.split(' in ')[1]}"
     )
+    # New polls were stored, so the round decided the alert events (none: nobody is down).
+    assert alerts.startswith("0 store.down, 0 store.recovered, 0 deliveries queued in ")
 
 
 def test_the_web_refresher_starts_only_when_enabled_and_only_once(settings, monkeypatch):
@@ -144,3 +147,13 @@ def test_the_web_refresher_starts_only_when_enabled_and_only_once(settings, monk
     finally:
         release.set()
         thread.join(10)
+
+
+def test_a_round_that_stored_new_polls_decides_the_alerts_and_an_unchanged_one_does_not(folder):
+    # b (no hours: always open): up at 10:00, down at 11:00 and 11:30: down since 10:30,
+    # 60 minutes at now 11:30 (>= 30). a is open Mondays only; 2023-01-22 is a Sunday.
+    append(folder / "polls.csv", "b,inactive,2023-01-22 11:00:00\nb,inactive,2023-01-22 11:30:00\n")
+    first = refresh_round()
+    assert (first.alerts.down, first.alerts.recovered) == (1, 0)
+    assert "alerts: 1 store.down" in first.line()
+    assert refresh_round().alerts is None  # nothing new stored: nothing to decide

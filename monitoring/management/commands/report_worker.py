@@ -4,7 +4,7 @@ The web processes then only answer requests and queue reports (Pending rows); th
 process takes them oldest first, REPORT_CONCURRENCY at a time, with the thread
 runner's code, and recovers reports whose runner died. Start one or more, anywhere
 that reaches the database. SIGTERM or Ctrl-C: the reports being built are finished,
-then it exits.
+then it exits. It also sends the queued webhook deliveries, from a thread.
 """
 import os
 import signal
@@ -12,6 +12,7 @@ import threading
 
 from django.core.management.base import BaseCommand
 
+from monitoring.alerts import delivery
 from monitoring.reports import runners
 
 QUEUE_POLL_SECONDS = 0.5
@@ -34,6 +35,8 @@ class Command(BaseCommand):
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
         worker = runners.ReportWorker(concurrency=concurrency)
+        # The production layout runs report workers beside the web processes: they send the webhooks too.
+        delivery.start_background()
         self.stdout.write(f"Building queued reports, {worker.concurrency} at a time (SIGTERM stops)")
         worker.run(stop=stop, poll_seconds=QUEUE_POLL_SECONDS)
         self.stdout.write(self.style.SUCCESS("stopped"))

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from monitoring.alerts import delivery
 from monitoring.ingest.refresher import start_web_refresher
 from monitoring.models import Store
 from monitoring.reports import runners
@@ -28,6 +29,8 @@ class Command(BaseCommand):
             call_command("runscript", "load", verbosity=options["verbosity"])
         # Reports a restart left Pending or Running resume now, not on the first trigger.
         runners.start_background()
+        # Webhooks are sent from this process too: a new subscription works with no other process.
+        delivery.start_background()
         if start_web_refresher():
             self.stdout.write(f"Refreshing {settings.MONITORING_DATA_DIR} every {settings.REFRESH_INTERVAL_SECONDS} s")
         self.stdout.write(self.style.SUCCESS(f"Serving at http://{host}:{port}/ (Ctrl-C stops it and its database)"))

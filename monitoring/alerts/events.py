@@ -1,0 +1,236 @@
+"""store.down and store.recovered events, decided for all stores at once after an ingestion round.
+
+A round that stored new polls calls `alerts_decide`. In one REPEATABLE READ
+snapshot it reads every store at the new `now` (the latest poll), asks the engine
+for each store's outage parts over the lookback (14 days), and compares them
+with the outages already alerted and not yet recovered (one indexed query):
+
+- an ongoing part that has lasted ALERT_AFTER_MINUTES, of a store with no alerted
+  outage still going on, is a new store.down;
+- an alerted outage is found again as the part that contains its start (the start
+  clipped to the lookback's origin: an outage older than 14 days starts there now).
+  Ongoing: still down, nothing to say. Ended: store.recovered, until the part's end
+  (closing time, or the status turning active). No part contains it any more (the
+  polls that showed it were corrected): store.recovered until this round's `now`,
+  the first instant the service knows the store is not in that outage, so every
+  store.down still gets its store.recovered.
+
+Events are inserted set-based with ON CONFLICT DO NOTHING on (kind, store, since),
+and each new one is queued for every active subscription in the same statement:
+a round run twice, or two processes deciding at once, send nothing twice.
+"""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
+
+from monitoring.engine import LOOKBACK, lookback_outages
+from monitoring.engine.csv_export import iso_seconds
+from monitoring.models import AlertEvent, WebhookDelivery, WebhookSubscription
+from monitoring.reports import reading
+
+_NS_PER_US = 1_000
+_NS_PER_MINUTE = 60_000_000_000
+# Any fixed UUID: event ids are uuid5 of (kind, store_id, since) under it, so they never change.
+_EVENT_NAMESPACE = uuid.UUID("6f1c5a4e-2b7d-4f0a-9d8e-3c1b2a4f5e60")
+_SERIALIZATION_FAILURE = "40001"
+_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class RoundAlerts:
+    """What one decision did: new events by kind, and the deliveries queued for them."""
+
+    now: datetime | None = None
+    down: int = 0
+    recovered: int = 0
+    queued: int = 0
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        return (
+            f"alerts: {self.down} store.down, {self.recovered} store.recovered, "
+            f"{self.queued} deliveries queued in {self.seconds:.2f} s"
+        )
+
+
+@dataclass(frozen=True)
+class Decided:
+    """New events as columns: store key, since/until (UTC ns; until -1 for store.down), minutes."""
+
+    down: pd.DataFrame  # store, store_id, since_ns, minutes
+    recovered: pd.DataFrame  # store, store_id, since_ns, until_ns, minutes
+
+
+def alerts_decide(*, after_minutes: int | None = None) -> RoundAlerts:
+    """Decide and queue the events at the latest poll; safe to call any number of times."""
+    started = time.perf_counter()
+    for attempt in range(_ATTEMPTS):
+        try:
+            return _decide_once(after_minutes=after_minutes or settings.ALERT_AFTER_MINUTES, started=started)
+        except OperationalError as error:
+            # Another process decided the same events meanwhile: decide again on a newer snapshot.
+            if getattr(error.__cause__, "pgcode", None) != _SERIALIZATION_FAILURE or attempt + 1 == _ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _decide_once(*, after_minutes: int, started: float) -> RoundAlerts:
+    with _read_write_snapshot():
+        now = reading.latest_poll()
+        if now is None:
+            return RoundAlerts(seconds=time.perf_counter() - started)
+        data = reading.read_shard(now=now)
+        parts = lookback_outages(stores=data.stores, hours=data.hours, polls=data.polls, now=now)
+        now_ns = pd.Timestamp(now).value
+        decided = decide_events(
+            parts=parts, alerted=_alerted_outages(stores=data.stores), now_ns=now_ns,
+            after_ns=after_minutes * _NS_PER_MINUTE,
+        )
+        down, recovered, queued = _insert(decided, now=now, now_ns=now_ns)
+    return RoundAlerts(now=now, down=down, recovered=recovered, queued=queued, seconds=time.perf_counter() - started)
+
+
+def decide_events(*, parts: pd.DataFrame, alerted: pd.DataFrame, now_ns: int, after_ns: int) -> Decided:
+    """The new events, from the lookback's outage parts (engine.LOOKBACK_OUTAGE_COLUMNS) and the
+    alerted outages not yet recovered (store, store_id, since_ns: whole microseconds, as stored)."""
+    origin_ns = now_ns - LOOKBACK.value
+    key = np.maximum(alerted["since_ns"].to_numpy(dtype=np.int64), origin_ns)
+    found = alerted.assign(key=key).merge(parts.drop(columns="store_id"), on="store", how="inner")
+    # Stored starts are floored to the microsecond; the engine's may lie half a microsecond later.
+    floor_start = found["start_ns"] // _NS_PER_US * _NS_PER_US
+    found = found[(floor_start <= found["key"]) & (found["key"] < found["end_ns"])].drop_duplicates(["store", "since_ns"])
+    going_on = found["ongoing"].to_numpy(dtype=bool)
+    ended = found[~going_on]
+    vanished = alerted[~alerted.set_index(["store", "since_ns"]).index.isin(found.set_index(["store", "since_ns"]).index)]
+    recovered = pd.concat([
+        ended[["store", "store_id", "since_ns"]].assign(until_ns=ended["end_ns"]),
+        vanished[["store", "store_id", "since_ns"]].assign(until_ns=now_ns),
+    ], ignore_index=True)
+    ongoing = parts[parts["ongoing"].to_numpy(dtype=bool) & (now_ns - parts["start_ns"] >= after_ns)]
+    ongoing = ongoing[~ongoing["store"].isin(found.loc[going_on, "store"])]
+    down = pd.DataFrame({
+        "store": ongoing["store"], "store_id": ongoing["store_id"],
+        "since_ns": ongoing["start_ns"], "minutes": _minutes(now_ns - ongoing["start_ns"].to_numpy(dtype=np.int64)),
+    })
+    recovered["minutes"] = _minutes(recovered["until_ns"].to_numpy(dtype=np.int64) - recovered["since_ns"].to_numpy(dtype=np.int64))
+    return Decided(down=down.reset_index(drop=True), recovered=recovered)
+
+
+def _minutes(lengths_ns: np.ndarray) -> np.ndarray:
+    """Exact lengths to minutes with 2 decimals, halves up (SPEC 7), in integer arithmetic."""
+    return ((lengths_ns * 100 + _NS_PER_MINUTE // 2) // _NS_PER_MINUTE) / 100
+
+
+def _alerted_outages(*, stores: pd.DataFrame) -> pd.DataFrame:
+    """store.down events not yet recovered (the partial index alert_open_outages), as columns."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT store_id, (extract(epoch FROM since) * 1000000)::bigint
+                FROM {AlertEvent._meta.db_table} WHERE kind = %s AND until IS NULL""",
+            [AlertEvent.Kind.DOWN],
+        )
+        rows = cursor.fetchall()
+    alerted = pd.DataFrame(rows, columns=["store", "since_us"]).astype("int64")
+    ids = stores.set_index("store")["store_id"]
+    return pd.DataFrame({
+        # A store deleted since is gone from `stores`, and its events with it (CASCADE).
+        "store": alerted["store"], "store_id": ids.reindex(alerted["store"]).fillna("").to_numpy(dtype=object),
+        "since_ns": alerted["since_us"] * _NS_PER_US,
+    })
+
+
+def _insert(decided: Decided, *, now: datetime, now_ns: int) -> tuple[int, int, int]:
+    """One statement: the new events, their down events closed, and a delivery per active subscription."""
+    down, recovered = decided.down, decided.recovered
+    kinds = [AlertEvent.Kind.DOWN.value] * len(down) + [AlertEvent.Kind.RECOVERED.value] * len(recovered)
+    stores = np.concatenate([down["store"].to_numpy(np.int64), recovered["store"].to_numpy(np.int64)])
+    store_ids = np.concatenate([down["store_id"].to_numpy(object), recovered["store_id"].to_numpy(object)])
+    since_ns = np.concatenate([down["since_ns"].to_numpy(np.int64), recovered["since_ns"].to_numpy(np.int64)])
+    until_ns = np.concatenate([np.full(len(down), -1, np.int64), recovered["until_ns"].to_numpy(np.int64)])
+    minutes = np.concatenate([down["minutes"].to_numpy(float), recovered["minutes"].to_numpy(float)])
+    if not kinds:
+        return 0, 0, 0
+    since_us = since_ns // _NS_PER_US
+    ids = [str(uuid.uuid5(_EVENT_NAMESPACE, f"{k} {s} {us}")) for k, s, us in zip(kinds, store_ids, since_us, strict=True)]
+    bodies = _bodies(ids=ids, kinds=kinds, store_ids=store_ids, since_ns=since_ns, until_ns=until_ns, minutes=minutes, now_ns=now_ns)
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_SQL, {
+            "ids": ids, "kinds": kinds, "stores": stores.tolist(), "since_us": since_us.tolist(),
+            "until_us": [None if u < 0 else u // _NS_PER_US for u in until_ns.tolist()],
+            "minutes": minutes.tolist(), "bodies": bodies, "now": now,
+            "down": AlertEvent.Kind.DOWN.value, "recovered": AlertEvent.Kind.RECOVERED.value,
+        })
+        return cursor.fetchone()
+
+
+def _bodies(*, ids, kinds, store_ids, since_ns, until_ns, minutes, now_ns: int) -> list[str]:
+    """SPEC 9's JSON, as sent and signed: instants as in SPEC 7, store.recovered with "until"."""
+    since = iso_seconds(since_ns)
+    until = iso_seconds(np.maximum(until_ns, 0))
+    now = str(iso_seconds(np.array([now_ns]))[0])
+    bodies = []
+    for row, kind in enumerate(kinds):
+        body = {"id": ids[row], "event": kind, "store_id": store_ids[row], "since": str(since[row])}
+        if until_ns[row] >= 0:
+            body["until"] = str(until[row])
+        body.update(minutes=float(minutes[row]), now=now)
+        bodies.append(json.dumps(body))
+    return bodies
+
+
+_EPOCH_PLUS = "timestamptz 'epoch' + {} * interval '1 microsecond'"
+_INSERT_SQL = f"""
+WITH given AS (
+    SELECT * FROM unnest(%(ids)s::uuid[], %(kinds)s::text[], %(stores)s::bigint[], %(since_us)s::bigint[],
+                         %(until_us)s::bigint[], %(minutes)s::float8[], %(bodies)s::text[])
+        AS g(id, kind, store_id, since_us, until_us, minutes, body)
+), inserted AS (
+    INSERT INTO {AlertEvent._meta.db_table} (id, kind, store_id, since, until, now, minutes, body, created_at)
+    SELECT id, kind, store_id, {_EPOCH_PLUS.format("since_us")}, {_EPOCH_PLUS.format("until_us")},
+           %(now)s, minutes, body, now()
+    FROM given
+    ON CONFLICT (kind, store_id, since) DO NOTHING
+    RETURNING id, kind, store_id, since, until
+), closed AS (
+    -- The recovered outage's store.down leaves the open set (index alert_open_outages).
+    -- Like every data-modifying WITH, it runs whether or not the final SELECT reads it.
+    UPDATE {AlertEvent._meta.db_table} d SET until = i.until FROM inserted i
+    WHERE i.kind = %(recovered)s AND d.kind = %(down)s AND d.store_id = i.store_id AND d.since = i.since
+    RETURNING d.id
+), queued AS (
+    INSERT INTO {WebhookDelivery._meta.db_table}
+        (id, event_id, subscription_id, state, next_attempt_at, attempts, last_error, created_at)
+    SELECT gen_random_uuid(), i.id, s.id, 'pending', now(), 0, '', now()
+    FROM inserted i CROSS JOIN {WebhookSubscription._meta.db_table} s WHERE s.active
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM inserted WHERE kind = %(down)s), (SELECT count(*) FROM inserted WHERE kind = %(recovered)s),
+       (SELECT count(*) FROM queued)
+"""
+
+
+@contextmanager
+def _read_write_snapshot() -> Iterator[None]:
+    """One REPEATABLE READ transaction: the reads agree with each other, and the writes with them.
+
+    Inside a caller's transaction (a test case) that transaction is the snapshot.
+    """
+    if connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
