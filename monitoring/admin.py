@@ -2,7 +2,17 @@
 from django.contrib import admin, messages
 
 from monitoring.access import api_token_create
-from monitoring.models import ApiToken, BusinessHours, IngestRun, RejectedRow, Report, ReportShard, StatusPoll, Store
+from monitoring.models import (
+    ApiToken,
+    BusinessHours,
+    IngestRun,
+    RejectedRow,
+    Report,
+    ReportShard,
+    RetentionDrop,
+    StatusPoll,
+    Store,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -44,6 +54,15 @@ class StatusPollAdmin(ReadOnlyAdmin):
     date_hierarchy = "timestamp"
     list_select_related = ["store"]
     show_full_result_count = False  # counting 2M rows on every page view is slow
+
+
+@admin.register(RetentionDrop)
+class RetentionDropAdmin(ReadOnlyAdmin):
+    list_display = ["dropped_at", "first_day", "last_day", "partitions", "rows", "default_rows", "keep_days", "latest_poll_at"]
+    date_hierarchy = "dropped_at"
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # the record of what history went: deleting it would hide that
 
 
 class RejectedRowInline(admin.TabularInline):

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from monitoring import pages, report_answers
 from monitoring.access import client_identity
-from monitoring.ingest.overview import data_overview, latest_loads
+from monitoring.ingest.overview import data_overview, history_kept, latest_loads
 from monitoring.models import Report
 from monitoring.reports.requests import ReportRequest
 from monitoring.reports.service import (
@@ -129,7 +129,7 @@ def report_store(request: HttpRequest, report_id: UUID, store_id: str) -> HttpRe
 
 @require_GET
 def data_status(request: HttpRequest) -> HttpResponse:
-    context = {"overview": data_overview(), "loads": latest_loads()}
+    context = {"overview": data_overview(), "history": history_kept(), "loads": latest_loads()}
     return render(request, "monitoring/data.html", context)
 
 

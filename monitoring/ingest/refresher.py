@@ -5,6 +5,7 @@ settings.REFRESH_IN_WEB, as a daemon thread of the web server. However many run,
 only one works at a time: a round first takes a PostgreSQL advisory lock and a
 round that cannot get it is skipped. A round where nothing changed costs a stat()
 per file; a polls file that only grew costs its new lines (monitoring/ingest/plan.py).
+After the files, a round drops the history older than POLL_RETENTION_DAYS (retention.py).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from django.db import DatabaseError, close_old_connections, connection
 
 from monitoring.ingest.load import FileResult, ingest_paths
 from monitoring.ingest.locks import REFRESH_LOCK_KEY, session_lock
+from monitoring.ingest.retention import RetentionOutcome, retention_apply
 from monitoring.ingest.summary import round_line
 
 logger = logging.getLogger(__name__)
@@ -33,6 +35,7 @@ class RoundOutcome:
     """One round: the files it loaded, or why it did not run."""
 
     results: list[FileResult] = field(default_factory=list)
+    retention: RetentionOutcome = field(default_factory=RetentionOutcome)
     busy: bool = False  # another refresher was working: this round left the files to it
     error: str = ""  # the database could not be reached
     seconds: float = 0.0
@@ -46,7 +49,8 @@ class RoundOutcome:
             return "refresh round skipped: another refresher is working"
         if self.error:
             return f"refresh round failed: {self.error}"
-        return f"refresh round: {round_line(self.results)}"
+        retention = self.retention.line()
+        return f"refresh round: {round_line(self.results)}{'; ' + retention if retention else ''}"
 
 
 def refresh_round(*, data_dir: Path | None = None, full: bool = False) -> RoundOutcome:
@@ -59,10 +63,11 @@ def refresh_round(*, data_dir: Path | None = None, full: bool = False) -> RoundO
             if not held:
                 return RoundOutcome(busy=True)
             results = ingest_paths(paths=[data_dir or settings.MONITORING_DATA_DIR], full=full)
+            retention = retention_apply(keep_days=settings.POLL_RETENTION_DAYS)
     except DatabaseError as error:
         # The database may be restarting: report it and try again next round.
         return RoundOutcome(error=f"database error: {error}".strip(), seconds=time.monotonic() - started)
-    return RoundOutcome(results=results, seconds=time.monotonic() - started)
+    return RoundOutcome(results=results, retention=retention, seconds=time.monotonic() - started)
 
 
 def run_refresher(
