@@ -17,7 +17,8 @@ RSS is its own:
 - the hourly refresh: the next hour's polls appended to the newest week's file (a copy
   in bench/out/history-<S>-<N>/feed/, so the generated files stay as made), then one
   refresh round of that folder (only the new lines read), then retention, which keeps
-  all of 8 weeks at the default 90 days.
+  all of 8 weeks at the default 90 days;
+- retention that drops the oldest week: a pass keeping (weeks - 1) x 7 days.
 
 Each step also records the machine's 1-minute load average as it starts. The last
 line printed is one JSON object of figures (docs/performance.md records them).
@@ -68,7 +69,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--weeks", type=int, default=8, help="weeks of polls to load one by one (default 8)")
     parser.add_argument("--scale", type=float, default=1.0, help="share of the real store count (default 1)")
     parser.add_argument("--database", default="bench_history", help="throwaway database to create and drop")
-    parser.add_argument("--step", choices=["load", "report", "refresh"], help=argparse.SUPPRESS)
+    parser.add_argument("--step", choices=["load", "report", "refresh", "retention"], help=argparse.SUPPRESS)
     parser.add_argument("--paths", type=Path, nargs="*", help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -96,6 +97,8 @@ def _measure(*, sources: Path, weeks: list[Path], next_hour: Path) -> dict:
             figures["reports"].append({"weeks_loaded": week, **_step("report")})
     figures["one_hour_polls"] = _append_body(next_hour, to=weeks[-1])
     figures["refresh"] = _step("refresh", weeks[-1].parent)
+    if len(weeks) > 1:
+        figures["retention_one_week"] = _step("retention")
     first, last = figures["loads"][0]["seconds"], figures["loads"][-1]["seconds"]
     figures["last_over_first_load"] = round(last / first, 2)
     return figures
@@ -115,7 +118,7 @@ def _run_step(step: str, paths: list[Path] | None) -> dict:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "main.settings")
     django.setup()
-    return {"load": _load, "report": _report, "refresh": _refresh}[step](paths or [])
+    return {"load": _load, "report": _report, "refresh": _refresh, "retention": _retention}[step](paths or [])
 
 
 def _load(paths: list[Path]) -> dict:
@@ -155,6 +158,22 @@ def _refresh(paths: list[Path]) -> dict:
     _fail_on([r.error for r in outcome.results if not r.ok] + ([outcome.error] if outcome.error else []))
     polls = [r for r in outcome.results if r.kind == "polls" and r.mode != "skipped"]
     return {"seconds": round(seconds, 2), "line": outcome.line(), "polls_read": sum(r.rows_read for r in polls)}
+
+
+def _retention(_: list[Path]) -> dict:
+    """Keep one week less than is loaded: with the latest poll on 2023-01-25, (weeks - 1) x 7
+    days back is the first day of week 2, so exactly week 1's seven day partitions go."""
+    from django.db.models import Max, Min
+
+    from monitoring.ingest.retention import retention_apply
+    from monitoring.models import StatusPoll
+
+    first, latest = (StatusPoll.objects.aggregate(v=fn("timestamp"))["v"] for fn in (Min, Max))
+    weeks = round((latest - first).days / 7)
+    started = time.perf_counter()
+    drop = retention_apply(keep_days=(weeks - 1) * 7).drop
+    seconds = time.perf_counter() - started
+    return {"seconds": round(seconds, 2), "line": drop.summary() if drop else "nothing dropped"}
 
 
 def _append_body(source: Path, *, to: Path) -> int:
