@@ -22,12 +22,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from benchkit import (  # bench/ is this script's folder on sys.path
+    child_figures,
     drop_database,
     log,
     manage,
@@ -70,14 +70,7 @@ def _arguments() -> argparse.Namespace:
 
 def _measure_in_child(way: str) -> dict:
     """Run one way in a fresh process; its figures plus its own peak RSS."""
-    child = subprocess.Popen([sys.executable, __file__, "--way", way], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    output = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0:
-        raise SystemExit(f"the {way} run failed (exit {child.returncode})")
-    figures = json.loads(output.strip().splitlines()[-1])
-    figures["peak_rss_mb"] = round(usage.ru_maxrss / 1024)
+    figures = child_figures(__file__, "--way", way, label=f"the {way} run")
     log(f"{way}: {figures}")
     return figures
 

@@ -3,6 +3,7 @@ DATABASE_URL's server, or an embedded PostgreSQL when DATABASE_URL is unset, and
 dropped again afterwards), running manage.py, and progress lines on stderr."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -53,6 +54,19 @@ def manage(*args: str, capture: bool = False) -> str:
     result = subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, cwd=ROOT,
                             stdout=subprocess.PIPE if capture else None, text=True)
     return result.stdout or ""
+
+
+def child_figures(*args: str, label: str) -> dict:
+    """Run `python ARGS` in a fresh process: the JSON object of its last stdout line, plus its own peak RSS."""
+    child = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    output = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"{label} failed (exit {code})")
+    figures = json.loads(output.strip().splitlines()[-1])
+    figures["peak_rss_mb"] = round(usage.ru_maxrss / 1024)
+    return figures
 
 
 def log(message: str) -> None:

@@ -119,6 +119,9 @@ MONITORING_LOG_DIR = env_path("MONITORING_LOG_DIR", BASE_DIR / "var" / "log")
 SOURCE_MAX_BYTES = env_int("SOURCE_MAX_BYTES", 2 << 30, minimum=1)
 # Seconds between two ingestion rounds of the refresher.
 REFRESH_INTERVAL_SECONDS = env_int("REFRESH_INTERVAL_SECONDS", 3600, minimum=1)
+# Days of polls kept, counted back from the latest poll (not the clock); each refresh
+# round drops the older day partitions (docs/ingestion.md, "Retention"). 0 keeps everything.
+POLL_RETENTION_DAYS = env_int("POLL_RETENTION_DAYS", 90, minimum=0)
 # Run the refresher as a daemon thread of the web server (the design card's way).
 REFRESH_IN_WEB = env_bool("REFRESH_IN_WEB", False)
 # How reports run: threads of the web process, `manage.py report_worker` processes, or Celery workers.

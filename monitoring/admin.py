@@ -10,6 +10,7 @@ from monitoring.models import (
     RejectedRow,
     Report,
     ReportShard,
+    RetentionDrop,
     StatusPoll,
     Store,
     WebhookDelivery,
@@ -56,6 +57,15 @@ class StatusPollAdmin(ReadOnlyAdmin):
     date_hierarchy = "timestamp"
     list_select_related = ["store"]
     show_full_result_count = False  # counting 2M rows on every page view is slow
+
+
+@admin.register(RetentionDrop)
+class RetentionDropAdmin(ReadOnlyAdmin):
+    list_display = ["dropped_at", "first_day", "last_day", "partitions", "rows", "default_rows", "keep_days", "latest_poll_at"]
+    date_hierarchy = "dropped_at"
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # the record of what history went: deleting it would hide that
 
 
 class RejectedRowInline(admin.TabularInline):

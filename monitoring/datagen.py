@@ -32,6 +32,7 @@ START = pd.Timestamp("2023-01-18 00:00:00")
 END = pd.Timestamp("2023-01-25 18:13:22.479220")
 # Polls can be generated up to this long after END (the hourly refresh benchmark appends hours).
 HORIZON = pd.Timedelta(days=30)
+WEEK = pd.Timedelta(days=7)
 # Like the real data, about 6% of the polled stores appear in neither hours nor timezones.
 UNLISTED_SHARE = 0.06
 POLL_OFFSET_US = 15 * 60 * 1_000_000  # polls land in the first quarter of each hour
@@ -60,8 +61,6 @@ def generate_dataset(
     `scale` is the share of the real store count (0.02: a few hundred stores; 3: three
     times the stores under derived ids); polls are those with start <= timestamp < end (UTC).
     """
-    if scale <= 0:
-        raise ValueError(f"scale must be positive, got {scale}")
     if not start < end <= END + HORIZON:
         raise ValueError(f"need start < end <= {END + HORIZON}, got {start} .. {end}")
     hours, zones, ids = choose_stores(scale=scale, seed=seed)
@@ -69,10 +68,53 @@ def generate_dataset(
     out_dir.mkdir(parents=True, exist_ok=True)
     suffix = ".csv.gz" if compress else ".csv"
     files = (out_dir / f"store_status{suffix}", out_dir / f"menu_hours{suffix}", out_dir / f"timezones{suffix}")
-    _write_csv(pa.Table.from_pandas(polls, preserve_index=False), files[0], compress=compress)
-    _write_csv(pa.Table.from_pandas(hours, preserve_index=False), files[1], compress=compress)
-    _write_csv(pa.Table.from_pandas(zones, preserve_index=False), files[2], compress=compress)
+    for frame, path in zip((polls, hours, zones), files, strict=True):
+        _write_frame(frame, path, compress=compress)
     return DatasetSummary(len(ids), len(polls), len(hours), len(zones), files)
+
+
+def generate_weeks(
+    *, out_dir: Path, weeks: int, scale: float = 1.0, seed: int = 2023, compress: bool = False
+) -> DatasetSummary:
+    """Like generate_dataset, but `weeks` weeks of polls ending at END, one file per week.
+
+    Files store_status_week01.csv (the oldest) ... store_status_weekNN.csv (the real
+    week, [START, END), byte for byte generate_dataset's store_status.csv), so a
+    benchmark can load them week by week; week NN-k is [START - k weeks, START - (k-1) weeks).
+    """
+    if weeks < 1:
+        raise ValueError(f"weeks must be at least 1, got {weeks}")
+    hours, zones, ids = choose_stores(scale=scale, seed=seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    suffix = ".csv.gz" if compress else ".csv"
+    width = max(2, len(str(weeks)))
+    files, poll_count = [], 0
+    # One week at a time: memory stays that of one week whatever `weeks` is.
+    for number in range(1, weeks + 1):
+        back = weeks - number  # weeks before the real one
+        if back == 0:
+            polls = generate_polls(store_ids=ids, start=START, end=END, seed=seed)
+        else:
+            polls = _earlier_week_polls(store_ids=ids, back=back, seed=seed)
+        files.append(out_dir / f"store_status_week{number:0{width}d}{suffix}")
+        _write_frame(polls, files[-1], compress=compress)
+        poll_count += len(polls)
+    files += [out_dir / f"menu_hours{suffix}", out_dir / f"timezones{suffix}"]
+    _write_frame(hours, files[-2], compress=compress)
+    _write_frame(zones, files[-1], compress=compress)
+    return DatasetSummary(len(ids), poll_count, len(hours), len(zones), tuple(files))
+
+
+def week_seed(*, seed: int, back: int) -> int:
+    """The seed of the week `back` weeks before the real one (SeedSequence mixes both numbers)."""
+    return int(np.random.SeedSequence([seed, back]).generate_state(1)[0])
+
+
+def _earlier_week_polls(*, store_ids: np.ndarray, back: int, seed: int) -> pd.DataFrame:
+    start = START - back * WEEK
+    hours = pd.date_range(start, start + WEEK, freq="h", inclusive="left").values
+    window = (start.to_datetime64(), (start + WEEK).to_datetime64())
+    return _block_polls(store_ids=store_ids, hours=hours, window=window, seed=week_seed(seed=seed, back=back))
 
 
 def read_real_sources() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -86,6 +128,8 @@ def read_real_sources() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def choose_stores(*, scale: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """Hours, timezones and the polled store ids for `scale` times the real store count."""
+    if scale <= 0:
+        raise ValueError(f"scale must be positive, got {scale}")
     rng = np.random.default_rng(seed)
     hours, zones = read_real_sources()
     real_ids = np.array(sorted(set(hours.store_id) | set(zones.store_id)), dtype=np.int64)
@@ -108,7 +152,11 @@ def choose_stores(*, scale: float, seed: int) -> tuple[pd.DataFrame, pd.DataFram
 def generate_polls(*, store_ids: np.ndarray, start: pd.Timestamp, end: pd.Timestamp, seed: int) -> pd.DataFrame:
     """Polls in [start, end) as the real file has them: store_id, status, timestamp_utc, unsorted."""
     hours = pd.date_range(START.floor("h"), END.ceil("h") + HORIZON, freq="h").values
-    window = (start.to_datetime64(), end.to_datetime64())
+    return _block_polls(store_ids=store_ids, hours=hours, window=(start.to_datetime64(), end.to_datetime64()), seed=seed)
+
+
+def _block_polls(*, store_ids: np.ndarray, hours: np.ndarray, window: tuple, seed: int) -> pd.DataFrame:
+    """The polls in `window` of a block of hours, each store drawn from its own stream of `seed`."""
     parts = [_store_polls(int(store_id), hours=hours, window=window, seed=seed) for store_id in store_ids]
     ids = np.concatenate([np.full(len(ts), store_id, np.int64) for store_id, (ts, _) in zip(store_ids, parts, strict=True)])
     stamps = np.concatenate([ts for ts, _ in parts]).astype("datetime64[us]")
@@ -157,6 +205,10 @@ def _derived_id(base: int, copy: int) -> int:
     """A stable 63-bit store id for the copy-th replica of a real store."""
     digest = hashlib.blake2b(f"{base}:{copy}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") >> 1
+
+
+def _write_frame(frame: pd.DataFrame, path: Path, *, compress: bool) -> None:
+    _write_csv(pa.Table.from_pandas(frame, preserve_index=False), path, compress=compress)
 
 
 def _write_csv(table: pa.Table, path: Path, *, compress: bool) -> None:

@@ -113,6 +113,35 @@ class RejectedRow(models.Model):
         return f"line {self.line} {self.column}: {self.reason}"
 
 
+class RetentionDrop(models.Model):
+    """One retention pass that removed polls (monitoring/ingest/retention.py)."""
+
+    dropped_at = models.DateTimeField(default=timezone.now)
+    keep_days = models.PositiveIntegerField(help_text="POLL_RETENTION_DAYS at the time")
+    latest_poll_at = models.DateTimeField(help_text="The latest poll, from which the days kept were counted")
+    kept_from = models.DateTimeField(help_text="Polls before this UTC midnight were removed")
+    first_day = models.DateField(null=True, blank=True, help_text="Oldest day partition dropped")
+    last_day = models.DateField(null=True, blank=True, help_text="Newest day partition dropped")
+    partitions = models.PositiveIntegerField(default=0, help_text="Day partitions dropped")
+    rows = models.BigIntegerField(default=0, help_text="Polls the dropped partitions held")
+    default_rows = models.BigIntegerField(default=0, help_text="Polls deleted from the DEFAULT partition")
+
+    class Meta:
+        ordering = ["-dropped_at"]
+
+    def __str__(self) -> str:
+        return f"{self.dropped_at:%Y-%m-%d %H:%M}: {self.summary()}"
+
+    def summary(self) -> str:
+        parts = []
+        if self.partitions:
+            days = f"{self.first_day}" if self.first_day == self.last_day else f"{self.first_day} .. {self.last_day}"
+            parts.append(f"{self.partitions} day partition{'s' if self.partitions != 1 else ''} dropped ({days}, {self.rows:,} polls)")
+        if self.default_rows:
+            parts.append(f"{self.default_rows:,} polls before {self.kept_from:%Y-%m-%d} deleted from DEFAULT")
+        return "; ".join(parts)
+
+
 class Report(models.Model):
     """A report and the job that builds it: the row is the job's whole state."""
 

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from monitoring import pages, report_answers, report_tables
 from monitoring.access import client_identity
 from monitoring.alerts.listing import events_recent
-from monitoring.ingest.overview import data_overview, latest_loads
+from monitoring.ingest.overview import data_overview, history_kept, latest_loads
 from monitoring.models import Report
 from monitoring.reports.requests import RequestError, report_request
 from monitoring.reports.service import (
@@ -177,7 +177,7 @@ def alerts(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def data_status(request: HttpRequest) -> HttpResponse:
-    context = {"overview": data_overview(), "loads": latest_loads()}
+    context = {"overview": data_overview(), "history": history_kept(), "loads": latest_loads()}
     return render(request, "monitoring/data.html", context)
 
 

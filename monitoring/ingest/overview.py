@@ -3,18 +3,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
+from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.models import Count
 from django.utils import timezone
 
-from monitoring.models import IngestRun, RejectedRow, StatusPoll, Store
+from monitoring.ingest import partitions
+from monitoring.models import IngestRun, RejectedRow, RetentionDrop, StatusPoll, Store
 
 logger = logging.getLogger(__name__)
 
 POLL_COUNT_ESTIMATE_ABOVE = 1_000_000
 REJECTED_ROWS_SHOWN = 200
+RETENTION_DROPS_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -72,3 +75,30 @@ def latest_loads(*, files: int = 10) -> LoadStatus:
     rejected = RejectedRow.objects.filter(run__in=runs).select_related("run").order_by("-run__started_at", "line")
     total = rejected.aggregate(n=Count("id"))["n"]
     return LoadStatus(runs=runs, rejected=list(rejected[:REJECTED_ROWS_SHOWN]), rejected_total=total)
+
+
+@dataclass(frozen=True)
+class HistoryKept:
+    """The poll history the day partitions hold, and what retention removed."""
+
+    keep_days: int  # settings.POLL_RETENTION_DAYS; 0 keeps everything
+    day_partitions: int
+    first_day: date | None
+    last_day: date | None
+    drops: list[RetentionDrop]
+    drop_total: int
+
+
+def history_kept(*, drops: int = RETENTION_DROPS_SHOWN) -> HistoryKept:
+    with connection.cursor() as cursor:
+        days = partitions.day_partitions(cursor)  # one catalog query
+    shown = list(RetentionDrop.objects.all()[:drops])
+    total = len(shown) if len(shown) < drops else RetentionDrop.objects.count()
+    return HistoryKept(
+        keep_days=settings.POLL_RETENTION_DAYS,
+        day_partitions=len(days),
+        first_day=days[0].day if days else None,
+        last_day=days[-1].day if days else None,
+        drops=shown,
+        drop_total=total,
+    )

@@ -5,7 +5,8 @@ settings.REFRESH_IN_WEB, as a daemon thread of the web server. However many run,
 only one works at a time: a round first takes a PostgreSQL advisory lock and a
 round that cannot get it is skipped. A round where nothing changed costs a stat()
 per file; a polls file that only grew costs its new lines (monitoring/ingest/plan.py).
-A round that stored new polls then decides the alert events (monitoring/alerts/events.py).
+A round that stored new polls then decides the alert events (monitoring/alerts/events.py);
+after the files, a round drops the history older than POLL_RETENTION_DAYS (retention.py).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from django.db import DatabaseError, close_old_connections, connection
 from monitoring.alerts.events import RoundAlerts
 from monitoring.ingest.load import FileResult, ingest_round
 from monitoring.ingest.locks import REFRESH_LOCK_KEY, session_lock
+from monitoring.ingest.retention import RetentionOutcome, retention_apply
 from monitoring.ingest.summary import round_line
 
 logger = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ class RoundOutcome:
 
     results: list[FileResult] = field(default_factory=list)
     alerts: RoundAlerts | None = None  # the events decided after it stored new polls
+    retention: RetentionOutcome = field(default_factory=RetentionOutcome)
     busy: bool = False  # another refresher was working: this round left the files to it
     error: str = ""  # the database could not be reached
     seconds: float = 0.0
@@ -50,7 +53,8 @@ class RoundOutcome:
         if self.error:
             return f"refresh round failed: {self.error}"
         alerts = f"; {self.alerts.line()}" if self.alerts is not None else ""
-        return f"refresh round: {round_line(self.results)}{alerts}"
+        retention = self.retention.line()
+        return f"refresh round: {round_line(self.results)}{alerts}{'; ' + retention if retention else ''}"
 
 
 def refresh_round(*, data_dir: Path | None = None, full: bool = False) -> RoundOutcome:
@@ -63,10 +67,13 @@ def refresh_round(*, data_dir: Path | None = None, full: bool = False) -> RoundO
             if not held:
                 return RoundOutcome(busy=True)
             loaded = ingest_round(paths=[data_dir or settings.MONITORING_DATA_DIR], full=full)
+            retention = retention_apply(keep_days=settings.POLL_RETENTION_DAYS)
     except DatabaseError as error:
         # The database may be restarting: report it and try again next round.
         return RoundOutcome(error=f"database error: {error}".strip(), seconds=time.monotonic() - started)
-    return RoundOutcome(results=loaded.results, alerts=loaded.alerts, seconds=time.monotonic() - started)
+    return RoundOutcome(
+        results=loaded.results, alerts=loaded.alerts, retention=retention, seconds=time.monotonic() - started
+    )
 
 
 def run_refresher(

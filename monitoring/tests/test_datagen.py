@@ -5,8 +5,17 @@ import re
 import pandas as pd
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
-from monitoring.datagen import END, choose_stores, generate_dataset, generate_polls, read_real_sources
+from monitoring.datagen import (
+    END,
+    START,
+    choose_stores,
+    generate_dataset,
+    generate_polls,
+    generate_weeks,
+    read_real_sources,
+)
 
 SCALE = 0.01  # ~144 stores: quick, still every feature of the shape
 REAL_STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} UTC$")
@@ -82,3 +91,66 @@ def test_make_dataset_writes_the_three_files_in_the_real_formats(tmp_path, capsy
     with gzip.open(tmp_path / "timezones.csv.gz", "rt") as handle:
         assert handle.readline() == "store_id,timezone_str\n"
     assert "stores" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def three_weeks(tmp_path_factory):
+    out = tmp_path_factory.mktemp("weeks")
+    return generate_weeks(out_dir=out, weeks=3, scale=SCALE, seed=7)
+
+
+def week_frame(path) -> pd.DataFrame:
+    frame = pd.read_csv(path, dtype={"store_id": "int64"})
+    return frame.assign(timestamp_utc=pd.to_datetime(frame.timestamp_utc.str.removesuffix(" UTC")))
+
+
+def test_weeks_are_written_oldest_first_each_in_its_own_file(three_weeks):
+    assert [p.name for p in three_weeks.files] == [
+        "store_status_week01.csv", "store_status_week02.csv", "store_status_week03.csv", "menu_hours.csv", "timezones.csv",
+    ]
+
+
+def test_the_week_files_cover_consecutive_weeks_ending_with_the_real_one(three_weeks):
+    frames = [week_frame(p) for p in three_weeks.files[:3]]
+    # Week 1 is [START - 14 days, START - 7 days) = [2023-01-04, 2023-01-11); week 2 [01-11, 01-18);
+    # week 3 the real one, [2023-01-18, 2023-01-25 18:13:22.479220).
+    bounds = [("2023-01-04", "2023-01-11"), ("2023-01-11", "2023-01-18"), (str(START), str(END))]
+    for frame, (low, high) in zip(frames, bounds, strict=True):
+        assert frame.timestamp_utc.min() >= pd.Timestamp(low) and frame.timestamp_utc.max() < pd.Timestamp(high)
+        # Each week starts within its first hour: no gap between two weeks' files.
+        assert frame.timestamp_utc.min() < pd.Timestamp(low) + pd.Timedelta(hours=1)
+    assert sum(len(f) for f in frames) == three_weeks.polls
+
+
+def test_every_week_polls_the_same_stores_with_the_same_hours_and_zones(three_weeks, tmp_path):
+    _, _, ids = choose_stores(scale=SCALE, seed=7)
+    frames = [week_frame(p) for p in three_weeks.files[:3]]
+    # At ~75% coverage over 168 hours every store polls at least once a week.
+    assert all(set(f.store_id) == set(ids) for f in frames)
+    one_week = generate_dataset(out_dir=tmp_path, scale=SCALE, seed=7)
+    assert three_weeks.files[3].read_bytes() == one_week.files[1].read_bytes()
+    assert three_weeks.files[4].read_bytes() == one_week.files[2].read_bytes()
+
+
+def test_the_last_week_is_byte_for_byte_the_default_polls_file(three_weeks, tmp_path):
+    one_week = generate_dataset(out_dir=tmp_path, scale=SCALE, seed=7)
+    assert three_weeks.files[2].read_bytes() == one_week.files[0].read_bytes()
+
+
+def test_a_week_is_the_same_whatever_the_number_of_weeks_asked_for(three_weeks, tmp_path):
+    two_weeks = generate_weeks(out_dir=tmp_path, weeks=2, scale=SCALE, seed=7)
+    # Its own seed depends on how far back it lies, not on its file number.
+    assert two_weeks.files[0].read_bytes() == three_weeks.files[1].read_bytes()
+
+
+def test_earlier_weeks_are_drawn_afresh_not_copied_from_the_real_one(three_weeks):
+    first, second = (week_frame(p) for p in three_weeks.files[:2])
+    shifted = first.assign(timestamp_utc=first.timestamp_utc + pd.Timedelta(days=7))
+    assert len(shifted.merge(second, on=["store_id", "timestamp_utc"])) < len(second) / 100
+
+
+def test_make_dataset_weeks_takes_no_window(tmp_path):
+    with pytest.raises(CommandError, match="takes no --start or --end"):
+        call_command("make_dataset", str(tmp_path), "--weeks", "2", "--end", "2023-01-20T00:00:00Z")
+    with pytest.raises(CommandError, match="weeks must be at least 1"):
+        call_command("make_dataset", str(tmp_path), "--weeks", "0")

@@ -64,3 +64,27 @@ def test_production_refuses_to_start_without_a_secret_key():
     result = subprocess.run([sys.executable, "-c", "import django; django.setup()"], env=env, capture_output=True, text=True)
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY is required" in result.stderr
+
+
+def settings_in_a_fresh_process(**environ: str):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "main.settings", **environ}
+    code = "import django; django.setup(); from django.conf import settings; print(settings.POLL_RETENTION_DAYS)"
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+
+
+def test_poll_retention_is_90_days_unless_told_and_0_keeps_everything():
+    assert settings_in_a_fresh_process(POLL_RETENTION_DAYS="").stdout.strip() == "90"
+    assert settings_in_a_fresh_process(POLL_RETENTION_DAYS="0").stdout.strip() == "0"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [("ninety", "POLL_RETENTION_DAYS='ninety' is not a whole number"), ("-1", "POLL_RETENTION_DAYS=-1 is below its minimum 0")],
+)
+def test_a_junk_poll_retention_stops_the_start(raw, message):
+    result = settings_in_a_fresh_process(POLL_RETENTION_DAYS=raw)
+    assert result.returncode != 0 and message in result.stderr

@@ -5,13 +5,13 @@ Data and hand-worked figures: monitoring/tests/ui_data.py.
 import html
 import re
 import uuid
-from datetime import timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
-from monitoring.models import IngestRun, RejectedRow, Report, StatusPoll, Store
+from monitoring.models import IngestRun, RejectedRow, Report, RetentionDrop, StatusPoll, Store
 from monitoring.reports.build import report_build
 from monitoring.reports.service import report_create
 from monitoring.tests.ui_data import EXPECTED_CSV, NOW, make_three_stores
@@ -392,6 +392,22 @@ def test_the_data_page_shows_the_last_load_of_each_file_and_its_rejected_rows(cl
     assert response.context["loads"].runs == [new]
     text = body_text(response)
     assert "unknown status 'maybe'" in text and "old news" not in text
+
+
+def test_the_data_page_shows_the_history_kept_and_what_retention_dropped(client, stores, settings):
+    settings.POLL_RETENTION_DAYS = 90
+    RetentionDrop.objects.create(
+        keep_days=90, latest_poll_at=datetime(2023, 1, 25, 18, tzinfo=timezone.utc),
+        kept_from=datetime(2022, 10, 27, tzinfo=timezone.utc), first_day=date(2022, 10, 17), last_day=date(2022, 10, 26),
+        partitions=10, rows=2_900_000,
+    )
+    response = client.get(reverse("data"))
+    history = response.context["history"]
+    # make_three_stores writes through the ORM: its polls wait in DEFAULT, no day partition yet.
+    assert (history.day_partitions, history.keep_days, history.drop_total) == (0, 90, 1)
+    text = body_text(response)
+    assert "90 days before the newest poll's day" in text
+    assert "2022-10-17 .. 2022-10-26 10 2,900,000 0 2022-10-27 (90 days before 2023-01-25 18:00)" in text
 
 
 def test_the_store_pages_outages_are_the_reports_outage_rows_and_the_timelines(client, report):
