@@ -141,18 +141,27 @@ def read_shard(
 def _copy_polls(cursor, *, where: str, params: dict) -> pd.DataFrame:
     """The polls of the stores `where` selects, in [since, now]: one row per store.
 
-    Each store's polls come as two arrays (timestamps, statuses) from an
-    index-only range scan of the unique (store, timestamp) index, which
-    carries the status: the range predicate is on the indexed timestamp, and
-    about 140 polls travel per COPY row, so the client's cost per row (the
-    larger part of reading millions of single polls) is paid per store.
+    One pass over the time range: each day partition's (store, timestamp)
+    index, which carries the status, is scanned once in its order and the
+    partitions' scans are merged on (store, timestamp), so each store's polls
+    arrive together and sorted and one GroupAggregate turns them into two
+    arrays (timestamps, statuses) without a sort. A per-store LATERAL probe
+    would instead descend the 15 partitions' indexes once per store (measured
+    about 1.6 times slower, docs/performance.md). About 250 polls travel per
+    COPY row, so the client's cost per row is paid per store. A shard narrower
+    than all stores passes its store ids as one array the index scans look up
+    (an InitPlan: one query, and no literal list for the planner to estimate).
     """
+    stores = "" if where == "TRUE" else f"p.store_id = ANY(ARRAY(SELECT s.id FROM monitoring_store s WHERE {where})) AND"
+    # array_agg keeps the order of the ordered subquery's rows (PostgreSQL 15 has
+    # no presorted aggregate input: an ORDER BY inside array_agg would sort again).
     sql = f"""
-        SELECT s.id, polls.ts, polls.active FROM monitoring_store s CROSS JOIN LATERAL (
-            SELECT array_agg(p.timestamp) AS ts, array_agg(p.active) AS active FROM monitoring_statuspoll p
-            WHERE p.store_id = s.id AND p.timestamp >= %(since)s AND p.timestamp <= %(now)s
+        SELECT store_id, array_agg(timestamp), array_agg(active) FROM (
+            SELECT p.store_id, p.timestamp, p.active FROM monitoring_statuspoll p
+            WHERE {stores} p.timestamp >= %(since)s AND p.timestamp <= %(now)s
+            ORDER BY p.store_id, p.timestamp
         ) polls
-        WHERE polls.ts IS NOT NULL AND {where}"""
+        GROUP BY store_id"""
     data = _copy_out(cursor, sql, params)
     stores, counts, stamps, statuses = [], [], [], []
     unpack = struct.unpack_from
