@@ -2,13 +2,16 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/bench_report.py
     ... bench/bench_report.py --scale 10     # ten times the stores and polls (heavy: minutes to load)
+    ... bench/bench_report.py --weeks 2      # two weeks of polls: the steady state (a report reads 14 days)
     .venv/bin/python bench/bench_report.py   # no DATABASE_URL: an embedded PostgreSQL in bench/out/
 
 Generates the dataset with the project's generator (`manage.py make_dataset`, reused
 when bench/out/report-<scale>/sources already holds it: the generator is
 deterministic), loads it with `manage.py runscript load` into a fresh `bench_report`
-database on DATABASE_URL's server (dropped at the end), then times, each in its own
-process so that each peak RSS is its own:
+database on DATABASE_URL's server (dropped at the end), with `--weeks N` the polls of
+N - 1 more weeks after it (generated into week-2/... beside it, only their status
+files loaded, as refreshes would add them), then times, each in its own process so
+that each peak RSS is its own:
 
 - engine: the engine alone on frames already in memory (read first, shard by shard);
 - command: `manage.py report` (reads, engine, CSV, Report row);
@@ -24,6 +27,7 @@ import json
 import os
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from benchkit import (  # bench/ is this script's folder on sys.path
@@ -38,9 +42,11 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 DB_NAME = "bench_report"
 POLL_SECONDS = 0.05
+WEEK = timedelta(days=7)
 
 
 def main() -> None:
+    sys.path.insert(0, str(ROOT))  # the project's modules, for the children and the weeks' dates
     options = _arguments()
     if options.way:
         print(json.dumps(_run_way(options.way)))
@@ -53,8 +59,10 @@ def main() -> None:
         load_started = time.perf_counter()
         manage("migrate", "-v", "0")
         manage("runscript", "load", "-v", "0", "--script-args", str(sources))
+        _load_more_weeks(scale=options.scale, weeks=options.weeks)
         log(f"loaded in {time.perf_counter() - load_started:.1f} s")
-        figures = {"scale": options.scale, **{way: _measure_in_child(way) for way in ("engine", "command", "trigger")}}
+        figures = {"scale": options.scale, "weeks": options.weeks}
+        figures.update({way: _measure_in_child(way) for way in ("engine", "command", "trigger")})
     finally:
         drop_database(name=DB_NAME, admin_url=admin_url)
     figures["cpus"] = os.cpu_count()
@@ -64,8 +72,22 @@ def main() -> None:
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="share of the real store count (default 1)")
+    parser.add_argument("--weeks", type=int, choices=range(1, 6), default=1,
+                        help="weeks of polls loaded (default 1; the generator reaches 4 weeks past the first)")
     parser.add_argument("--way", choices=["engine", "command", "trigger"], help=argparse.SUPPRESS)
     return parser.parse_args()
+
+
+def _load_more_weeks(*, scale: float, weeks: int) -> None:
+    """Weeks 2..N of polls after the generated one; only their status files are loaded."""
+    from monitoring.datagen import END
+
+    for week in range(2, weeks + 1):
+        folder = OUT / f"report-{scale:g}" / f"week-{week}"
+        if not (folder / "store_status.csv").exists():
+            start, end = END + (week - 2) * WEEK, END + (week - 1) * WEEK
+            manage("make_dataset", str(folder), "--scale", f"{scale:g}", "--start", start.isoformat(), "--end", end.isoformat())
+        manage("runscript", "load", "-v", "0", "--script-args", str(folder / "store_status.csv"))
 
 
 def _measure_in_child(way: str) -> dict:
@@ -78,7 +100,6 @@ def _measure_in_child(way: str) -> dict:
 def _run_way(way: str) -> dict:
     import django
 
-    sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "main.settings")
     django.setup()
     return {"engine": _engine_alone, "command": _command, "trigger": _trigger}[way]()

@@ -4,7 +4,11 @@ A report is computed in shards: contiguous ranges of store_id in code-point
 order (COLLATE "C", the report's own order), so the shards' CSV rows joined in
 shard order are the report. Each shard reads each of the three tables once,
 inside one REPEATABLE READ READ ONLY transaction, so its stores, hours and
-polls are one snapshot even while an ingestion commits. Across the shards of
+polls are one snapshot even while an ingestion commits. A shard of many stores
+reads the upper half of its stores' polls on a second connection at the same
+time (two cores: the server's work on both halves overlaps); that connection
+imports the first one's snapshot (pg_export_snapshot, SET TRANSACTION
+SNAPSHOT), so the shard is still one snapshot. Across the shards of
 one report (read one after the other, or by several Celery workers), the
 report stays consistent because `now` is fixed before the first shard and only
 polls at or before it are read: a later ingestion can add newer polls, which
@@ -20,10 +24,13 @@ from __future__ import annotations
 import io
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,6 +38,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from monitoring.engine import LOOKBACK
+
+# A shard of at least this many stores reads its polls on two connections (_polls_cut).
+SPLIT_READ_FROM_STORES = 2_000
 
 # PostgreSQL's binary timestamps count microseconds from 2000-01-01 UTC.
 _PG_EPOCH_US = 946_684_800_000_000
@@ -123,9 +133,24 @@ def read_shard(
     """
     started = time.perf_counter()
     where, params = _store_filter(bounds=bounds, store_id=store_id)
-    with _snapshot(), connection.cursor() as cursor:
+    with _snapshot() as shareable, connection.cursor() as cursor, ThreadPoolExecutor(max_workers=1) as helper:
         cursor.execute(f"SELECT id, store_id, timezone FROM monitoring_store s WHERE {where}", params)
         stores = pd.DataFrame(cursor.fetchall(), columns=["store", "store_id", "timezone"]).astype({"store": "int64"})
+        since = since if since is not None else now - LOOKBACK.to_pytimedelta()
+        polls_params = {**params, "since": since, "now": now}
+        cut = _polls_cut(stores["store"].to_numpy()) if shareable else None
+        upper = None
+        if cut is not None:
+            # The upper half's polls on a second connection, in this same snapshot,
+            # while this one reads the hours and the lower half.
+            upper = helper.submit(
+                _copy_in_snapshot,
+                # This thread's connection settings: Django's `connection` is per thread.
+                connect=partial(connection.get_new_connection, connection.get_connection_params()),
+                snapshot=_export_snapshot(cursor),
+                sql=_polls_sql(where=where, part="p.store_id >= %(cut)s AND"),
+                params={**polls_params, "cut": cut},
+            )
         hours = _copy_columns(
             cursor,
             f"""SELECT h.store_id, h.weekday, h.start_local, h.end_local
@@ -133,27 +158,77 @@ def read_shard(
             params,
             {"store": ">i8", "weekday": ">i2", "start_us": ">i8", "end_us": ">i8"},
         )
-        since = since if since is not None else now - LOOKBACK.to_pytimedelta()
-        polls = _copy_polls(cursor, where=where, params={**params, "since": since, "now": now})
+        part = "" if cut is None else "p.store_id < %(cut)s AND"
+        polls = _decode_polls(_copy_out(cursor, _polls_sql(where=where, part=part), {**polls_params, "cut": cut}))
+        if upper is not None:
+            # Lower ids first: the polls stay sorted by (store, timestamp).
+            polls = pd.concat([polls, _decode_polls(upper.result())], ignore_index=True)
     return ShardInput(stores=stores, hours=hours, polls=polls, read_seconds=time.perf_counter() - started)
 
 
-def _copy_polls(cursor, *, where: str, params: dict) -> pd.DataFrame:
-    """The polls of the stores `where` selects, in [since, now]: one row per store.
+def _polls_cut(ids: np.ndarray) -> int | None:
+    """The store id that halves a shard's polls read, or None to read them on one connection.
 
-    Each store's polls come as two arrays (timestamps, statuses) from an
-    index-only range scan of the unique (store, timestamp) index, which
-    carries the status: the range predicate is on the indexed timestamp, and
-    about 140 polls travel per COPY row, so the client's cost per row (the
-    larger part of reading millions of single polls) is paid per store.
+    Two connections because the server's scan and COPY of the polls is most of a
+    read and this machine has two cores (docs/performance.md, "Reading the
+    polls"); below SPLIT_READ_FROM_STORES stores a second connection's start costs
+    more than it saves.
     """
-    sql = f"""
-        SELECT s.id, polls.ts, polls.active FROM monitoring_store s CROSS JOIN LATERAL (
-            SELECT array_agg(p.timestamp) AS ts, array_agg(p.active) AS active FROM monitoring_statuspoll p
-            WHERE p.store_id = s.id AND p.timestamp >= %(since)s AND p.timestamp <= %(now)s
+    if len(ids) < SPLIT_READ_FROM_STORES:
+        return None
+    return int(np.partition(ids, len(ids) // 2)[len(ids) // 2])
+
+
+def _export_snapshot(cursor) -> str:
+    cursor.execute("SELECT pg_export_snapshot()")
+    return cursor.fetchone()[0]
+
+
+def _copy_in_snapshot(*, connect: Callable[[], Any], snapshot: str, sql: str, params: dict) -> bytes:
+    """`sql`'s binary COPY on a connection of its own, in the exported `snapshot`.
+
+    The exporting transaction stays open until this returns (read_shard waits for
+    it inside the snapshot), as SET TRANSACTION SNAPSHOT requires.
+    """
+    raw = connect()
+    try:
+        raw.autocommit = True  # the transaction is begun by hand, with its isolation level
+        with raw.cursor() as cursor:
+            cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
+            return _copy_out(cursor, sql, params)
+    finally:
+        raw.close()
+
+
+def _polls_sql(*, where: str, part: str) -> str:
+    """The polls of the stores `where` selects (and `part` of them), in [since, now]: one row per store.
+
+    One pass over the time range: each day partition's (store, timestamp)
+    index, which carries the status, is scanned once in its order and the
+    partitions' scans are merged on (store, timestamp), so each store's polls
+    arrive together and sorted and one GroupAggregate turns them into two
+    arrays (timestamps, statuses) without a sort. A per-store LATERAL probe
+    would instead descend the 15 partitions' indexes once per store (measured
+    about 1.6 times slower, docs/performance.md). About 250 polls travel per
+    COPY row, so the client's cost per row is paid per store. A shard narrower
+    than all stores passes its store ids as one array the index scans look up
+    (an InitPlan: one query, and no literal list for the planner to estimate).
+    """
+    stores = "" if where == "TRUE" else f"p.store_id = ANY(ARRAY(SELECT s.id FROM monitoring_store s WHERE {where})) AND"
+    # array_agg keeps the order of the ordered subquery's rows (PostgreSQL 15 has
+    # no presorted aggregate input: an ORDER BY inside array_agg would sort again).
+    return f"""
+        SELECT store_id, array_agg(timestamp), array_agg(active) FROM (
+            SELECT p.store_id, p.timestamp, p.active FROM monitoring_statuspoll p
+            WHERE {stores} {part} p.timestamp >= %(since)s AND p.timestamp <= %(now)s
+            ORDER BY p.store_id, p.timestamp
         ) polls
-        WHERE polls.ts IS NOT NULL AND {where}"""
-    data = _copy_out(cursor, sql, params)
+        GROUP BY store_id"""
+
+
+def _decode_polls(data: bytes) -> pd.DataFrame:
+    """The binary COPY of _polls_sql as a polls frame: each store's arrays read by numpy."""
     stores, counts, stamps, statuses = [], [], [], []
     unpack = struct.unpack_from
     at, end = _COPY_HEADER_BYTES, len(data) - _COPY_TRAILER_BYTES
@@ -182,8 +257,8 @@ def _copy_polls(cursor, *, where: str, params: dict) -> pd.DataFrame:
 def _store_filter(*, bounds: ShardBounds, store_id: str | None) -> tuple[str, dict]:
     clauses, params = ["TRUE"], {}
     if store_id is not None:
-        # The unique index on store_id finds the one store; the polls' LATERAL
-        # scan then runs for it alone.
+        # The unique index on store_id finds the one store; the polls' index
+        # scans then look up its id alone.
         clauses.append("s.store_id = %(store_id)s")
         params["store_id"] = store_id
     if bounds.lower is not None:
@@ -196,19 +271,21 @@ def _store_filter(*, bounds: ShardBounds, store_id: str | None) -> tuple[str, di
 
 
 @contextmanager
-def _snapshot() -> Iterator[None]:
+def _snapshot() -> Iterator[bool]:
     """One REPEATABLE READ READ ONLY transaction around all reads of a shard.
 
-    Inside a caller's transaction (a test case) the isolation level can no
-    longer be set; the caller's transaction is the snapshot then.
+    Yields whether other connections may share it (pg_export_snapshot): inside a
+    caller's transaction (a test case) the isolation level can no longer be set,
+    the caller's transaction is the snapshot, and its uncommitted rows would be
+    invisible to another connection.
     """
     if connection.in_atomic_block:
-        yield
+        yield False
         return
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        yield
+        yield True
 
 
 def _copy_columns(cursor, sql: str, params: dict, columns: dict[str, str]) -> pd.DataFrame:

@@ -4,6 +4,8 @@ Data: monitoring/tests/report_cases.py.
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pandas as pd
 import pytest
 from django.db import connection
@@ -70,3 +72,35 @@ def test_an_unknown_store_reads_nothing():
     make_small_data()
     data = reading.read_shard(now=LATEST_POLL, store_id="nope")
     assert data.stores.empty and data.hours.empty and data.polls.empty
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_read_split_over_two_connections_is_one_snapshot(monkeypatch):
+    # Committed stores (no test transaction around them), so the read runs in its own
+    # snapshot and may share it; two stores are enough to split.
+    make_stores(4)
+    monkeypatch.setattr(reading, "SPLIT_READ_FROM_STORES", 2)
+    before = reading.read_shard(now=LATEST_POLL)
+    last_store = int(before.stores["store"].max())  # in the upper half, read by the second connection
+    export = reading._export_snapshot
+
+    def export_then_commit_a_poll(cursor) -> str:
+        snapshot = export(cursor)
+        writer = connection.get_new_connection(connection.get_connection_params())
+        writer.autocommit = True
+        with writer.cursor() as late:
+            late.execute(
+                "INSERT INTO monitoring_statuspoll (store_id, timestamp, active) VALUES (%s, %s, true)",
+                [last_store, LATEST_POLL - timedelta(minutes=1)],
+            )
+        writer.close()
+        return snapshot
+
+    monkeypatch.setattr(reading, "_export_snapshot", export_then_commit_a_poll)
+    during = reading.read_shard(now=LATEST_POLL)
+    pd.testing.assert_frame_equal(during.polls, before.polls)  # the poll committed after the snapshot: not seen
+    monkeypatch.setattr(reading, "SPLIT_READ_FROM_STORES", 10**9)
+    after = reading.read_shard(now=LATEST_POLL)
+    assert len(after.polls) == len(before.polls) + 1
+    # Split or not, the polls arrive sorted by (store, timestamp).
+    assert after.polls.equals(after.polls.sort_values(["store", "ts"], ignore_index=True))

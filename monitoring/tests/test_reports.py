@@ -324,9 +324,17 @@ def test_the_data_overview_counts_polls_exactly_until_the_table_is_large(monkeyp
     make_small_data()
     exact = StatusPoll.objects.count()
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE monitoring_statuspoll")  # the estimate now says `exact` rows
-        cursor.execute("UPDATE pg_class SET reltuples = 2000000 WHERE oid = 'monitoring_statuspoll'::regclass")
-    assert overview.data_overview().poll_count == 2_000_000  # large: the estimate, no count(*)
+        # A day partition besides the DEFAULT one, where the ORM's polls are.
+        cursor.execute(
+            "CREATE TABLE monitoring_statuspoll_20200101 PARTITION OF monitoring_statuspoll "
+            "FOR VALUES FROM ('2020-01-01 00:00+00') TO ('2020-01-02 00:00+00')"
+        )
+        cursor.execute("ANALYZE monitoring_statuspoll")
+        # The parent's own estimate stays stale (0 here); the partitions' are summed.
+        cursor.execute("UPDATE pg_class SET reltuples = 0 WHERE oid = 'monitoring_statuspoll'::regclass")
+        cursor.execute("UPDATE pg_class SET reltuples = 1500000 WHERE oid = 'monitoring_statuspoll_default'::regclass")
+        cursor.execute("UPDATE pg_class SET reltuples = 700000 WHERE oid = 'monitoring_statuspoll_20200101'::regclass")
+    assert overview.data_overview().poll_count == 2_200_000  # 1,500,000 + 700,000: the estimate, no count(*)
     monkeypatch.setattr(overview, "POLL_COUNT_ESTIMATE_ABOVE", 10**12)
     assert overview.data_overview().poll_count == exact  # small: counted
 
