@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -46,8 +46,9 @@ class FileResult(writes.WriteCounts):
     """What loading one file did (or why it could not): the write counts and more."""
 
     path: Path
+    source: str = ""  # the name shown and recorded when not the path (a zip member, a URL)
     kind: str = ""
-    mode: str = "full"  # full, tail (only new lines), skipped (unchanged), failed
+    mode: str = "full"  # full, tail (only new lines), skipped (unchanged), failed, ignored (not a CSV)
     rows_read: int = 0
     rejections: list[Rejection] = field(default_factory=list)
     error: str = ""
@@ -58,15 +59,28 @@ class FileResult(writes.WriteCounts):
         return len(self.rejections)
 
     @property
+    def name(self) -> str:
+        return self.source or self.path.name
+
+    @property
     def ok(self) -> bool:
         return self.mode != "failed"
 
 
 def ingest_paths(
-    *, paths: Sequence[Path], strict: bool = False, full: bool = False, progress: Progress | None = None
+    *,
+    paths: Sequence[Path],
+    strict: bool = False,
+    full: bool = False,
+    progress: Progress | None = None,
+    sources: Mapping[Path, str] | None = None,
 ) -> list[FileResult]:
-    """Load every CSV file named (folders: their *.csv and *.csv.gz files), one transaction each."""
+    """Load every CSV file named (folders: their *.csv and *.csv.gz files), one transaction each.
+
+    `sources` names files by where they came from (monitoring/ingest/sources.py), keyed by resolved path.
+    """
     files, results = discover_files(paths)
+    sources = sources or {}
     waiting = "another load is running: waiting for it to finish"
     with (
         session_lock(key=LOAD_LOCK_KEY, wait=True, on_busy=lambda: _say(progress, waiting)),
@@ -74,11 +88,11 @@ def ingest_paths(
     ):
         # While one file is written to the database, the next one is read and parsed:
         # PostgreSQL and pyarrow/numpy then keep both cores busy.
-        ahead = _start(files[0], full=full, reader=reader, progress=progress) if files else None
+        ahead = _start(files[0], source=sources.get(files[0], ""), full=full, reader=reader, progress=progress) if files else None
         for index in range(len(files)):
             current = ahead
             if index + 1 < len(files):
-                ahead = _start(files[index + 1], full=full, reader=reader, progress=progress)
+                ahead = _start(files[index + 1], source=sources.get(files[index + 1], ""), full=full, reader=reader, progress=progress)
             results.append(_finish(current, strict=strict, progress=progress))
     return results
 
@@ -105,15 +119,16 @@ class _Pending:
     """A file planned, and being read in the background."""
 
     path: Path
+    source: str = ""
     plan: LoadPlan | None = None
     reading: Future | None = None  # -> (ParsedSource, seconds spent reading)
     error: str = ""
 
 
-def _start(path: Path, *, full: bool, reader: ThreadPoolExecutor, progress: Progress | None) -> _Pending:
-    pending = _Pending(path=path)
+def _start(path: Path, *, source: str, full: bool, reader: ThreadPoolExecutor, progress: Progress | None) -> _Pending:
+    pending = _Pending(path=path, source=source)
     try:
-        pending.plan = plan_load(path=path, full=full)
+        pending.plan = plan_load(path=path, full=full, source=source)
     except (SourceError, DatabaseError) as error:
         pending.error = str(error).strip()
         return pending
@@ -124,7 +139,7 @@ def _start(path: Path, *, full: bool, reader: ThreadPoolExecutor, progress: Prog
 
 def _finish(pending: _Pending, *, strict: bool, progress: Progress | None) -> FileResult:
     started, read_seconds = time.monotonic(), 0.0
-    result = FileResult(path=pending.path)
+    result = FileResult(path=pending.path, source=pending.source)
     try:
         if pending.error:
             raise SourceError(pending.error)
@@ -141,7 +156,9 @@ def _finish(pending: _Pending, *, strict: bool, progress: Progress | None) -> Fi
             _write(plan, parsed, result=result, progress=progress)
     except (SourceError, DatabaseError) as error:
         result.mode, result.error = "failed", str(error).strip()
-        _record_failure(path=pending.path, result=result)
+        if pending.source:  # a temporary file's path means nothing to the user: name its source
+            result.error = result.error.replace(str(pending.path), pending.source)
+        _record_failure(path=pending.source or str(pending.path), result=result)
     result.seconds = read_seconds + time.monotonic() - started
     return result
 
@@ -188,7 +205,7 @@ def _write_rows(cursor, *, kind: str, parsed: ParsedSource, progress) -> writes.
 
 def _save_run(plan: LoadPlan, *, result: FileResult) -> IngestRun:
     return IngestRun.objects.create(
-        path=str(plan.path),
+        path=plan.source,
         kind=result.kind,
         finished_at=timezone.now(),
         succeeded=True,
@@ -230,13 +247,13 @@ def _record_skip(plan: LoadPlan) -> None:
             _save_run(plan, result=FileResult(path=plan.path, kind=plan.kind, mode="skipped"))
 
 
-def _record_failure(*, path: Path, result: FileResult) -> None:
+def _record_failure(*, path: str, result: FileResult) -> None:
     """Keep a trace of a failed file after its transaction rolled back (best effort)."""
     logger.warning("%s", result.error)
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             run = IngestRun.objects.create(
-                path=str(path), kind=result.kind, finished_at=timezone.now(), succeeded=False,
+                path=path, kind=result.kind, finished_at=timezone.now(), succeeded=False,
                 rows_read=result.rows_read, rejected=result.rejected, error=result.error,
             )
             _save_rejections(cursor, run=run, rejections=result.rejections)

@@ -9,7 +9,7 @@ from django.db import DatabaseError, connection
 from django.db.models import Count
 from django.utils import timezone
 
-from monitoring.models import IngestRun, RejectedRow, StatusPoll, Store
+from monitoring.models import IngestRun, RejectedRow, RemoteSource, StatusPoll, Store
 
 logger = logging.getLogger(__name__)
 
@@ -72,3 +72,8 @@ def latest_loads(*, files: int = 10) -> LoadStatus:
     rejected = RejectedRow.objects.filter(run__in=runs).select_related("run").order_by("-run__started_at", "line")
     total = rejected.aggregate(n=Count("id"))["n"]
     return LoadStatus(runs=runs, rejected=list(rejected[:REJECTED_ROWS_SHOWN]), rejected_total=total)
+
+
+def remote_sources() -> list[RemoteSource]:
+    """The URLs fetched so far and how their last fetch went (a failure stays shown until one works)."""
+    return list(RemoteSource.objects.all())
