@@ -13,4 +13,5 @@ urlpatterns = [
     path("reports/<uuid:report_id>/stores/<path:store_id>", views.report_store, name="report-store"),
     path("now/", views.status_now, name="now"),
     path("data/", views.data_status, name="data"),
+    path("data/upload", views.data_upload, name="data-upload"),
 ]

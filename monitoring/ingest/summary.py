@@ -65,6 +65,23 @@ def round_line(results: Sequence[FileResult]) -> str:
     )
 
 
+def load_answer(results: Sequence[FileResult], *, rejections_shown: int = 10) -> dict:
+    """The per-file summary of a load as JSON-ready data: the API's and the data page's answer to an upload."""
+    return {
+        "ok": all(r.ok for r in results),
+        "files": [
+            {
+                "name": r.name, "kind": r.kind, "mode": r.mode, "read": r.rows_read, "inserted": r.inserted,
+                "updated": r.updated, "unchanged": r.unchanged, "rejected": r.rejected, "error": r.error,
+                "rejections": [
+                    {"line": x.line, "column": x.column, "reason": x.reason, "raw": x.raw} for x in r.rejections[:rejections_shown]
+                ],
+            }
+            for r in results
+        ],
+    }
+
+
 def rejection_lines(result: FileResult, *, limit: int) -> list[str]:
     lines = [
         f"  {result.name} line {r.line}{f' column {r.column}' if r.column else ''}: {r.reason}"
