@@ -110,13 +110,20 @@ WHITENOISE_USE_FINDERS = True
 MEDIA_URL = "/media/"
 
 # --- The monitoring service -----------------------------------------------------
-# Folder of CSV sources that `runscript load` and the hourly refresher ingest.
-MONITORING_DATA_DIR = env_path("MONITORING_DATA_DIR", BASE_DIR / "data" / "sample")
+# What `runscript load` and the hourly refresher ingest: a folder of CSV files, a .csv, .csv.gz
+# or .zip file, or an http(s):// URL of one; several separated by commas (SPEC 10). Kept as
+# text when set, since a URL is no path (monitoring/ingest/sources.py splits and reads it).
+MONITORING_DATA_DIR = os.environ.get("MONITORING_DATA_DIR", "").strip() or BASE_DIR / "data" / "sample"
+# The most bytes one source may download, yield after gunzip, or unzip to: a zip or gzip bomb or
+# an endless file fails once past it, by name, with nothing stored. 2 GiB is about 30 million polls.
+SOURCE_MAX_BYTES = env_int("SOURCE_MAX_BYTES", 2 << 30, minimum=1)
+# Seconds to connect, and to wait for each part of the answer, when fetching a URL.
+SOURCE_TIMEOUT_SECONDS = env_int("SOURCE_TIMEOUT_SECONDS", 30, minimum=1)
+# Uploads (POST /api/v1/sources, the data page's form) go to a temporary file as they arrive,
+# whatever their size: a CSV is never held whole in memory.
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
 # Where load logs and rejected-row CSVs are written.
 MONITORING_LOG_DIR = env_path("MONITORING_LOG_DIR", BASE_DIR / "var" / "log")
-# Most bytes one source may yield (after gunzip): a gzip bomb or an endless file fails
-# once past it, by name, with nothing stored. 2 GiB is about 30 million polls.
-SOURCE_MAX_BYTES = env_int("SOURCE_MAX_BYTES", 2 << 30, minimum=1)
 # Seconds between two ingestion rounds of the refresher.
 REFRESH_INTERVAL_SECONDS = env_int("REFRESH_INTERVAL_SECONDS", 3600, minimum=1)
 # Days of polls kept, counted back from the latest poll (not the clock); each refresh

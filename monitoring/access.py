@@ -85,6 +85,17 @@ def client_identity(request: HttpRequest) -> str:
     return f"ip:{request.META.get('REMOTE_ADDR', 'unknown')}"
 
 
+def may_load_sources(request: HttpRequest) -> bool:
+    """Whether the request may load data (an upload changes every later report): anyone in
+    development; with REQUIRE_AUTH, staff only. Staff is a token or a signed-in user without
+    an owner: owners do not exist yet (SPEC 11), so today that is every token and every user,
+    and this is the one place to refuse an owner's token when they come."""
+    if not settings.REQUIRE_AUTH:
+        return True
+    user = getattr(request, "user", None)
+    return getattr(request, "api_token", None) is not None or bool(user is not None and user.is_authenticated)
+
+
 def trigger_allowed(*, client: str) -> bool:
     """At most TRIGGER_RATE_LIMIT reports per TRIGGER_RATE_WINDOW_SECONDS per client.
 

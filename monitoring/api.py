@@ -12,9 +12,12 @@ import json
 import uuid
 from collections.abc import Callable, Mapping
 from functools import lru_cache, wraps
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http.multipartparser import MultiPartParserError
 from django.urls import URLPattern
 from django.utils.cache import patch_vary_headers
 from ninja import NinjaAPI, Query, Status
@@ -23,7 +26,7 @@ from ninja.openapi.docs import Swagger
 from ninja.renderers import JSONRenderer
 from pydantic import WithJsonSchema
 
-from monitoring.access import client_identity
+from monitoring.access import client_identity, may_load_sources
 from monitoring.api_schemas import (
     Health,
     NotFound,
@@ -35,11 +38,14 @@ from monitoring.api_schemas import (
     FleetStatusAnswer,
     OutageList,
     ReportStatus,
+    SourceLoaded,
     StoreAnswer,
     Triggered,
 )
 from monitoring.http_errors import ROOT_ENDPOINTS, problem
 from monitoring.ingest.overview import data_overview
+from monitoring.ingest.sources import upload_round
+from monitoring.ingest.summary import load_answer
 from monitoring.models import Report
 from monitoring.report_answers import (
     JSON_TYPE,
@@ -370,6 +376,35 @@ def health(request: HttpRequest) -> Any:
 )
 def status(request: HttpRequest, state: Literal["closed", "up", "down", "unknown"] | None = Query(None)) -> Any:
     return HttpResponse(status_json(fleet=fleet_status(), state=state), content_type=JSON_TYPE)
+
+
+# The body is read here, not by ninja, so that an upload over the cap is refused before a byte
+# of it is read; the schema still documents it (and schemathesis sends it).
+UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary", "description": "a CSV, CSV.gz or zip of CSV files"}},
+}}}}}
+
+
+@api.post(
+    "/sources", response={200: SourceLoaded, 400: Problem, 403: Problem, 405: Problem, 413: Problem, 422: SourceLoaded | Problem},
+    url_name="sources", tags=["Data"], summary="Load a CSV, CSV.gz or zip of CSV files (SPEC 10)", openapi_extra=UPLOAD_BODY,
+    description="Each file (each member of a zip) is recognised by its header and loaded like any source. "
+    "200: every file loaded; 422: a file could not be loaded (the summary says which and why). Staff only when auth is on.",
+)
+def load_source(request: HttpRequest) -> Any:
+    if not may_load_sources(request):
+        raise ApiError(403, "loading data needs a staff token or login")
+    if int(request.META.get("CONTENT_LENGTH") or 0) > settings.SOURCE_MAX_BYTES:
+        raise ApiError(413, f"the upload is larger than SOURCE_MAX_BYTES ({settings.SOURCE_MAX_BYTES:,} bytes)")
+    try:
+        upload = request.FILES.get("file")
+    except MultiPartParserError as error:
+        raise ApiError(400, f"the multipart/form-data body cannot be read: {error}") from None
+    if upload is None:
+        raise ApiError(422, "send the file in the multipart/form-data field 'file' (a CSV, CSV.gz or zip)")
+    answer = load_answer(upload_round(path=Path(upload.temporary_file_path()), filename=upload.name).results)
+    return Status(200 if answer["ok"] else 422, answer)
 
 
 # --- URLs ------------------------------------------------------------------------------

@@ -97,6 +97,34 @@ class NotFound(Schema):
     status: Literal["No such report Id!"]
 
 
+class RejectedRowAnswer(Schema):
+    line: int = Field(description="1-based line of the file; the header is line 1")
+    column: str = Field(description="the header name of the bad field; empty when the whole row is malformed")
+    reason: str
+    raw: str = Field(description="the row as written")
+
+
+class FileLoaded(Schema):
+    name: str = Field(description='"upload:<file name>", or "upload:<zip name>:<member>" for a zip\'s member')
+    kind: Literal["polls", "hours", "timezones", ""]
+    mode: Literal["full", "tail", "skipped", "failed", "ignored"] = Field(
+        description="full; tail (only lines new since the last upload of that name); skipped (unchanged); "
+        "failed (nothing of this file loaded: see error); ignored (a zip member that is no CSV file)"
+    )
+    read: int
+    inserted: int
+    updated: int
+    unchanged: int
+    rejected: int
+    error: str
+    rejections: list[RejectedRowAnswer] = Field(description="the first rejected rows")
+
+
+class SourceLoaded(Schema):
+    ok: bool = Field(description="every file loaded (rows may still be rejected one by one)")
+    files: list[FileLoaded]
+
+
 class Problem(Schema):
     """Every other error: `status` is the HTTP reason phrase, `error` says what to change."""
 

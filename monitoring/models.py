@@ -99,6 +99,24 @@ class IngestRun(models.Model):
         return f"{self.path} ({self.kind}) {self.started_at:%Y-%m-%d %H:%M}"
 
 
+class RemoteSource(models.Model):
+    """A URL the loader fetches: the validators of its last complete load, for the next
+    conditional GET, and how its last fetch went (shown on the data page)."""
+
+    url = models.TextField(unique=True)
+    etag = models.TextField(blank=True, default="")
+    last_modified = models.TextField(blank=True, default="")
+    loaded_at = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, default="", help_text="why the last fetch failed; blank when it worked")
+
+    class Meta:
+        ordering = ["url"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
 class RejectedRow(models.Model):
     run = models.ForeignKey(IngestRun, on_delete=models.CASCADE, related_name="rejected_rows")
     line = models.BigIntegerField(help_text="1-based line number in the file; the header is line 1")

@@ -14,4 +14,5 @@ urlpatterns = [
     path("now/", views.status_now, name="now"),
     path("alerts/", views.alerts, name="alerts"),
     path("data/", views.data_status, name="data"),
+    path("data/upload", views.data_upload, name="data-upload"),
 ]

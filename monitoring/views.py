@@ -9,6 +9,7 @@ table page) instead of reloading it.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from uuid import UUID
 
 from django import forms
@@ -19,9 +20,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from monitoring import pages, report_answers, report_tables
-from monitoring.access import client_identity
+from monitoring.access import client_identity, may_load_sources
 from monitoring.alerts.listing import events_recent
-from monitoring.ingest.overview import data_overview, history_kept, latest_loads
+from monitoring.ingest.overview import data_overview, history_kept, latest_loads, remote_sources
+from monitoring.ingest.sources import upload_round
+from monitoring.ingest.summary import load_answer
 from monitoring.models import Report
 from monitoring.reports.requests import RequestError, report_request
 from monitoring.reports.service import (
@@ -168,6 +171,10 @@ def status_now(request: HttpRequest) -> HttpResponse:
     return render(request, "monitoring/now.html", {"now": pages.fleet_now(), "refresh_seconds": NOW_REFRESH_SECONDS})
 
 
+class UploadForm(PageForm):
+    file = forms.FileField(label="A CSV, CSV.gz or zip of CSV files", help_text="Each file is recognised by its header.")
+
+
 @require_GET
 def alerts(request: HttpRequest) -> HttpResponse:
     """The alert events (SPEC 9), newest first, with how their webhook deliveries stand."""
@@ -177,8 +184,28 @@ def alerts(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def data_status(request: HttpRequest) -> HttpResponse:
-    context = {"overview": data_overview(), "history": history_kept(), "loads": latest_loads()}
-    return render(request, "monitoring/data.html", context)
+    return _data_page(request, upload_form=UploadForm())
+
+
+@require_POST
+def data_upload(request: HttpRequest) -> HttpResponse:
+    """Load an uploaded source and show its per-file summary (the answer of POST /api/v1/sources)."""
+    if not may_load_sources(request):
+        return _data_page(request, upload_form=UploadForm(), status=403, refused="Loading data needs a staff login.")
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _data_page(request, upload_form=form, status=400)
+    upload = form.cleaned_data["file"]
+    answer = load_answer(upload_round(path=Path(upload.temporary_file_path()), filename=upload.name).results)
+    return _data_page(request, upload_form=UploadForm(), loaded=answer, status=200 if answer["ok"] else 422)
+
+
+def _data_page(request: HttpRequest, *, upload_form: UploadForm, status: int = 200, loaded: dict | None = None, refused: str = "") -> HttpResponse:
+    context = {
+        "overview": data_overview(), "history": history_kept(), "loads": latest_loads(), "remote": remote_sources(),
+        "upload_form": upload_form, "loaded": loaded, "refused": refused,
+    }
+    return render(request, "monitoring/data.html", context, status=status)
 
 
 def _index_page(request: HttpRequest, *, trigger_form: TriggerForm, lookup_form: LookupForm, status: int = 200) -> HttpResponse:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -21,7 +21,6 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from monitoring.alerts.events import RoundAlerts, alerts_decide
 from monitoring.ingest import poll_writes, writes
 from monitoring.ingest.locks import LOAD_LOCK_KEY, session_lock
 from monitoring.ingest.parse import Rejection, SourceError
@@ -44,8 +43,9 @@ class FileResult(writes.WriteCounts):
     """What loading one file did (or why it could not): the write counts and more."""
 
     path: Path
+    source: str = ""  # the name shown and recorded when not the path (a zip member, a URL)
     kind: str = ""
-    mode: str = "full"  # full, tail (only new lines), skipped (unchanged), failed
+    mode: str = "full"  # full, tail (only new lines), skipped (unchanged), failed, ignored (not a CSV)
     rows_read: int = 0
     rejections: list[Rejection] = field(default_factory=list)
     error: str = ""
@@ -56,37 +56,34 @@ class FileResult(writes.WriteCounts):
         return len(self.rejections)
 
     @property
+    def name(self) -> str:
+        return self.source or self.path.name
+
+    @property
     def ok(self) -> bool:
         return self.mode != "failed"
 
 
 def ingest_paths(
-    *, paths: Sequence[Path], strict: bool = False, full: bool = False, progress: Progress | None = None
+    *,
+    paths: Sequence[Path],
+    strict: bool = False,
+    full: bool = False,
+    progress: Progress | None = None,
+    sources: Mapping[Path, str] | None = None,
 ) -> list[FileResult]:
-    """Load every CSV file named (folders: their *.csv and *.csv.gz files), one transaction each."""
+    """Load every CSV file named (folders: their *.csv and *.csv.gz files), one transaction each.
+
+    `sources` names files by where they came from (monitoring/ingest/sources.py), keyed by resolved path.
+    """
     files, results = discover_files(paths)
+    sources = sources or {}
     waiting = "another load is running: waiting for it to finish"
     with session_lock(key=LOAD_LOCK_KEY, wait=True, on_busy=lambda: _say(progress, waiting)):
-        results.extend(_load_file(path, strict=strict, full=full, progress=progress) for path in files)
+        results.extend(
+            _load_file(path, source=sources.get(path, ""), strict=strict, full=full, progress=progress) for path in files
+        )
     return results
-
-
-@dataclass
-class IngestRound:
-    results: list[FileResult]
-    alerts: RoundAlerts | None  # None: no new poll was stored, so nothing to decide
-
-
-def ingest_round(
-    *, paths: Sequence[Path], strict: bool = False, full: bool = False, progress: Progress | None = None
-) -> IngestRound:
-    """Load the files, then decide the alert events if new polls were stored (SPEC 9).
-
-    Every way data comes in goes through here (`runscript load`, the refresher, an
-    upload), so no round that stored polls is left without its events.
-    """
-    results = ingest_paths(paths=paths, strict=strict, full=full, progress=progress)
-    return IngestRound(results=results, alerts=alerts_decide() if stored_new_polls(results) else None)
 
 
 def stored_new_polls(results: Sequence[FileResult]) -> bool:
@@ -110,11 +107,11 @@ def discover_files(paths: Sequence[Path]) -> tuple[list[Path], list[FileResult]]
     return list(dict.fromkeys(path.resolve() for path in files)), missing
 
 
-def _load_file(path: Path, *, strict: bool, full: bool, progress: Progress | None) -> FileResult:
+def _load_file(path: Path, *, source: str, strict: bool, full: bool, progress: Progress | None) -> FileResult:
     started = time.monotonic()
-    result = FileResult(path=path)
+    result = FileResult(path=path, source=source)
     try:
-        plan = plan_load(path=path, full=full)
+        plan = plan_load(path=path, full=full, source=source)
         result.mode = plan.mode
         if plan.mode == "skipped":
             result.kind = plan.kind
@@ -123,7 +120,9 @@ def _load_file(path: Path, *, strict: bool, full: bool, progress: Progress | Non
             _load_blocks(plan, strict=strict, result=result, progress=progress)
     except (SourceError, DatabaseError) as error:
         result.mode, result.error = "failed", str(error).strip()
-        _record_failure(path=path, result=result)
+        if source:  # a temporary file's path means nothing to the user: name its source
+            result.error = result.error.replace(str(path), source)
+        _record_failure(path=source or str(path), result=result)
     result.seconds = time.monotonic() - started
     return result
 
@@ -184,7 +183,7 @@ def _writer(cursor, *, kind: str) -> writes.BlockWriter:
 
 def _save_run(plan: LoadPlan, *, result: FileResult) -> IngestRun:
     return IngestRun.objects.create(
-        path=str(plan.path),
+        path=plan.source,
         kind=result.kind,
         finished_at=timezone.now(),
         succeeded=True,
@@ -226,13 +225,13 @@ def _record_skip(plan: LoadPlan) -> None:
             _save_run(plan, result=FileResult(path=plan.path, kind=plan.kind, mode="skipped"))
 
 
-def _record_failure(*, path: Path, result: FileResult) -> None:
+def _record_failure(*, path: str, result: FileResult) -> None:
     """Keep a trace of a failed file after its transaction rolled back (best effort)."""
     logger.warning("%s", result.error)
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             run = IngestRun.objects.create(
-                path=str(path), kind=result.kind, finished_at=timezone.now(), succeeded=False,
+                path=path, kind=result.kind, finished_at=timezone.now(), succeeded=False,
                 rows_read=result.rows_read, rejected=result.rejected, error=result.error,
             )
             _save_rejections(cursor, run=run, rejections=result.rejections)

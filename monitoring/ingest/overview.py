@@ -11,7 +11,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from monitoring.ingest import partitions
-from monitoring.models import IngestRun, RejectedRow, RetentionDrop, StatusPoll, Store
+from monitoring.models import IngestRun, RejectedRow, RemoteSource, RetentionDrop, StatusPoll, Store
 
 logger = logging.getLogger(__name__)
 
@@ -109,3 +109,8 @@ def history_kept(*, drops: int = RETENTION_DROPS_SHOWN) -> HistoryKept:
         drops=shown,
         drop_total=total,
     )
+
+
+def remote_sources() -> list[RemoteSource]:
+    """The URLs fetched so far and how their last fetch went (a failure stays shown until one works)."""
+    return list(RemoteSource.objects.all())

@@ -33,6 +33,7 @@ class LoadPlan:
     path: Path
     size: int
     mtime_ns: int
+    source: str = ""  # what the IngestRun rows call the file (its path, or e.g. "data.zip:store status.csv")
     kind: str = ""
     mode: str = "full"  # full, tail or skipped
     start: int = 0  # first byte to read
@@ -66,14 +67,15 @@ class LoadPlan:
         self.lines_loaded += parsed.complete_lines if block.last else block.lines
 
 
-def plan_load(*, path: Path, full: bool) -> LoadPlan:
+def plan_load(*, path: Path, full: bool, source: str = "") -> LoadPlan:
+    """`source` names a file unpacked or downloaded to a temporary path: its history is kept under that name."""
     path = path.resolve()
     try:
         stat = path.stat()
     except FileNotFoundError:
         raise SourceError(f"{path}: no such file") from None
-    plan = LoadPlan(path=path, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
-    last = None if full else last_successful_run(path)
+    plan = LoadPlan(path=path, size=stat.st_size, mtime_ns=stat.st_mtime_ns, source=source or str(path))
+    last = None if full else last_successful_run(plan.source)
     if last is None:
         return plan
     plan.kind = last.kind
@@ -94,8 +96,8 @@ def plan_load(*, path: Path, full: bool) -> LoadPlan:
     return plan
 
 
-def last_successful_run(path: Path) -> IngestRun | None:
-    return IngestRun.objects.filter(path=str(path), succeeded=True).order_by("-started_at", "-id").first()
+def last_successful_run(source: str) -> IngestRun | None:
+    return IngestRun.objects.filter(path=source, succeeded=True).order_by("-started_at", "-id").first()
 
 
 def prefix_digest(path: Path, *, size: int, hasher) -> str:

@@ -1,10 +1,12 @@
-"""The hourly refresher: re-ingest the data folder on a schedule, as the sources grow.
+"""The hourly refresher: re-ingest the sources on a schedule, as they grow.
 
 It runs as `manage.py refresh` (a loop that stops cleanly on SIGTERM) or, with
 settings.REFRESH_IN_WEB, as a daemon thread of the web server. However many run,
 only one works at a time: a round first takes a PostgreSQL advisory lock and a
 round that cannot get it is skipped. A round where nothing changed costs a stat()
-per file; a polls file that only grew costs its new lines (monitoring/ingest/plan.py).
+per file, or one conditional GET answered 304 per URL; a polls file that only grew
+costs its new lines (monitoring/ingest/plan.py). settings.MONITORING_DATA_DIR may
+name several sources, separated by commas (monitoring/ingest/sources.py).
 A round that stored new polls then decides the alert events (monitoring/alerts/events.py);
 after the files, a round drops the history older than POLL_RETENTION_DAYS (retention.py).
 """
@@ -21,9 +23,10 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 
 from monitoring.alerts.events import RoundAlerts
-from monitoring.ingest.load import FileResult, ingest_round
+from monitoring.ingest.load import FileResult
 from monitoring.ingest.locks import REFRESH_LOCK_KEY, session_lock
 from monitoring.ingest.retention import RetentionOutcome, retention_apply
+from monitoring.ingest.sources import ingest_round, split_sources
 from monitoring.ingest.summary import round_line
 
 logger = logging.getLogger(__name__)
@@ -57,8 +60,8 @@ class RoundOutcome:
         return f"refresh round: {round_line(self.results)}{alerts}{'; ' + retention if retention else ''}"
 
 
-def refresh_round(*, data_dir: Path | None = None, full: bool = False) -> RoundOutcome:
-    """Ingest the data folder once, unless another refresher is working right now."""
+def refresh_round(*, data_dir: Path | str | None = None, full: bool = False) -> RoundOutcome:
+    """Ingest the sources once, unless another refresher is working right now."""
     started = time.monotonic()
     if not connection.in_atomic_block:  # (a caller's transaction, e.g. a test's, is left alone)
         close_old_connections()  # a connection the database dropped since the last round is replaced
@@ -66,7 +69,7 @@ def refresh_round(*, data_dir: Path | None = None, full: bool = False) -> RoundO
         with session_lock(key=REFRESH_LOCK_KEY, wait=False) as held:
             if not held:
                 return RoundOutcome(busy=True)
-            loaded = ingest_round(paths=[data_dir or settings.MONITORING_DATA_DIR], full=full)
+            loaded = ingest_round(sources=split_sources(data_dir or settings.MONITORING_DATA_DIR), full=full)
             retention = retention_apply(keep_days=settings.POLL_RETENTION_DAYS)
     except DatabaseError as error:
         # The database may be restarting: report it and try again next round.
@@ -81,7 +84,7 @@ def run_refresher(
     stop: threading.Event,
     interval: float,
     on_round: Callable[[RoundOutcome], None],
-    data_dir: Path | None = None,
+    data_dir: Path | str | None = None,
     full_first: bool = False,
     once: bool = False,
 ) -> None:

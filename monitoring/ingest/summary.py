@@ -7,9 +7,11 @@ from __future__ import annotations
 import contextvars
 import csv
 import os
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 from monitoring.ingest.load import FileResult
 
@@ -24,11 +26,14 @@ def remember_runscript_options(sender, *, kwargs: dict, **_) -> None:
 
 
 def summary_line(result: FileResult) -> str:
-    name = result.path.name
+    name = result.name
     if result.mode == "failed":
         return f"{name}: FAILED: {result.error}"
+    if result.mode == "ignored":
+        return f"{name}: skipped: {result.error}"
     if result.mode == "skipped":
-        return f"{name} ({result.kind}): unchanged since the last load, skipped"
+        kind = f" ({result.kind})" if result.kind else ""
+        return f"{name}{kind}: unchanged since the last load, skipped"
     how = "new lines only" if result.mode == "tail" else "full"
     parts = [
         f"{result.rows_read:,} read",
@@ -60,13 +65,30 @@ def round_line(results: Sequence[FileResult]) -> str:
     )
 
 
+def load_answer(results: Sequence[FileResult], *, rejections_shown: int = 10) -> dict:
+    """The per-file summary of a load as JSON-ready data: the API's and the data page's answer to an upload."""
+    return {
+        "ok": all(r.ok for r in results),
+        "files": [
+            {
+                "name": r.name, "kind": r.kind, "mode": r.mode, "read": r.rows_read, "inserted": r.inserted,
+                "updated": r.updated, "unchanged": r.unchanged, "rejected": r.rejected, "error": r.error,
+                "rejections": [
+                    {"line": x.line, "column": x.column, "reason": x.reason, "raw": x.raw} for x in r.rejections[:rejections_shown]
+                ],
+            }
+            for r in results
+        ],
+    }
+
+
 def rejection_lines(result: FileResult, *, limit: int) -> list[str]:
     lines = [
-        f"  {result.path.name} line {r.line}{f' column {r.column}' if r.column else ''}: {r.reason}"
+        f"  {result.name} line {r.line}{f' column {r.column}' if r.column else ''}: {r.reason}"
         for r in result.rejections[:limit]
     ]
     if result.rejected > limit:
-        lines.append(f"  ... and {result.rejected - limit:,} more rejected rows of {result.path.name}")
+        lines.append(f"  ... and {result.rejected - limit:,} more rejected rows of {result.name}")
     return lines
 
 
@@ -85,10 +107,53 @@ class LoadLog:
 
     def write_rejections(self, results: Sequence[FileResult]) -> int:
         """Write every rejected row with its reason; returns how many (no file when none)."""
-        rows = [(str(r.path), x.line, x.column, x.reason, x.raw) for r in results for x in r.rejections]
+        rows = [(r.source or str(r.path), x.line, x.column, x.reason, x.raw) for r in results for x in r.rejections]
         if rows:
             with open(self.rejected_path, "w", encoding="utf-8", newline="") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(["file", "line", "column", "reason", "raw"])
                 writer.writerows(rows)
         return len(rows)
+
+
+class TransferProgress:
+    """Bytes downloaded or unzipped: a bar redrawn in place on a terminal, a plain line every
+    few seconds otherwise (a log or a pipe gets no carriage returns)."""
+
+    WIDTH = 30
+    EVERY_SECONDS = 2.0
+
+    def __init__(self, *, stream: TextIO) -> None:
+        self.stream = stream
+        self.terminal = stream.isatty()
+        self.label, self.last = "", 0.0
+
+    def __call__(self, label: str, done: int, total: int | None) -> None:
+        now = time.monotonic()
+        finished = total is not None and done >= total
+        if label != self.label:
+            self._end_bar()
+            self.label, self.last = label, now
+        elif not finished and now - self.last < (0.1 if self.terminal else self.EVERY_SECONDS):
+            return
+        self.last = now
+        self.stream.write(f"\r{self._bar(done, total)}" if self.terminal else f"{self._line(done, total)}\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        self._end_bar()
+        self.label = ""
+
+    def _end_bar(self) -> None:
+        if self.terminal and self.label:
+            self.stream.write("\n")
+
+    def _bar(self, done: int, total: int | None) -> str:
+        if not total:
+            return f"{self.label}: {done / 1e6:,.1f} MB"
+        filled = min(self.WIDTH, self.WIDTH * done // total)
+        return f"{self.label} [{'#' * filled}{'.' * (self.WIDTH - filled)}] {100 * done // total:3d}% of {total / 1e6:,.1f} MB"
+
+    def _line(self, done: int, total: int | None) -> str:
+        of = f" of {total / 1e6:,.1f} MB ({100 * done // total}%)" if total else " MB"
+        return f"{self.label}: {done / 1e6:,.1f}{of}"

@@ -1,4 +1,4 @@
-"""Re-ingest the data folder every settings.REFRESH_INTERVAL_SECONDS, for ever.
+"""Re-ingest the sources (a folder, files, zips, URLs) every settings.REFRESH_INTERVAL_SECONDS, for ever.
 
 The sources grow every hour; each round loads what changed (new lines of a polls
 file that only grew, whole files otherwise) and prints one line of counts. SIGTERM
@@ -9,7 +9,6 @@ settings.MONITORING_LOG_DIR, as with `runscript load`.
 """
 import signal
 import threading
-from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -25,9 +24,11 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="do one round and exit (non-zero if a file failed)")
         parser.add_argument("--full", action="store_true", help="first round re-reads every file whole")
         parser.add_argument("--interval", type=float, default=None, help="seconds between rounds (default: settings)")
-        parser.add_argument("--data-dir", type=Path, default=None, help="folder to ingest (default: settings)")
+        parser.add_argument(
+            "--data-dir", default=None, help="sources to ingest: a folder, file, .zip or URL, or several with commas (default: settings)"
+        )
 
-    def handle(self, *args, once: bool, full: bool, interval: float | None, data_dir: Path | None, **options) -> None:
+    def handle(self, *args, once: bool, full: bool, interval: float | None, data_dir: str | None, **options) -> None:
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
