@@ -292,3 +292,23 @@ def test_ingestion_rejects_exactly_the_zone_names_reports_would_not_use():
     table = pa.table({"store_id": ["s1", "s2", "s3", "s4"], "timezone_str": names})
     rejected = [row for row, _, _ in validate_columns(table, kind="timezones").rejected]
     assert rejected == [row for row, name in enumerate(names) if resolve_zone_name(name) != name] == [1, 3]
+
+
+@pytest.mark.parametrize("first_line", [
+    "-----BEGIN OPENSSH PRIVATE KEY-----",  # a symlinked key: no comma
+    "root:x:0:0:root,,,:/root:/bin/bash\x07",  # a comma, but a control character
+    "secret," + "x" * 1000,  # a comma, but no header is that long
+])
+def test_an_unknown_first_line_that_is_not_a_csv_header_is_never_echoed(first_line):
+    with pytest.raises(SourceError) as failure:
+        parse_header(f"{first_line}\nmore secret text\n".encode(), path=Path("x.csv"))
+    message = str(failure.value)
+    assert "x.csv: line 1: unknown header (not shown: " in message
+    assert first_line[:10] not in message and "secret" not in message
+
+
+def test_a_long_unknown_csv_header_is_shown_escaped_and_cut():
+    header = "store_id,<b>" + ",column" * 40
+    with pytest.raises(SourceError) as failure:
+        parse_header(f"{header}\n".encode(), path=Path("x.csv"))
+    assert f"unknown header {header[:120]!r}... ({len(header):,} characters)" in str(failure.value)

@@ -278,7 +278,8 @@ def test_a_10_mb_field_with_a_stray_quote_is_read_by_the_csv_module_without_its_
 
 def test_a_10_mb_file_of_one_line_with_no_line_end_fails_with_a_short_message(tmp_path):
     result = load_text(tmp_path, "x" * (10 * MB))
-    assert result.mode == "failed" and result.path.name in result.error and "line 1: unknown header 'xxx" in result.error
+    assert result.mode == "failed" and result.path.name in result.error
+    assert "line 1: unknown header (not shown: 10,485,760 characters that are not a CSV header)" in result.error
     assert len(result.error) < 1000
 
 
