@@ -85,7 +85,7 @@ def test_rotating_a_token_kills_the_old_secret(client, locked_down):
 def test_pages_redirect_to_the_login_when_locked_down(client, locked_down):
     response = client.get("/")
     assert response.status_code == 302
-    assert response["Location"].startswith("/admin/login/?next=/")
+    assert response["Location"].startswith("/accounts/login/?next=/")
 
 
 def test_health_stays_open_for_probes_when_locked_down(client, locked_down):
