@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache, wraps
 from typing import Annotated, Any, Literal
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import URLPattern
@@ -128,6 +129,16 @@ def _answer_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
     for name, value in exc.headers.items():
         response[name] = value
     return response
+
+
+def _answer_too_much_data(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # Over DATA_UPLOAD_MAX_MEMORY_SIZE or DATA_UPLOAD_MAX_NUMBER_FIELDS: the 400 production gives
+    # (handler400), also with DEBUG on, where ninja would answer a 500 with the traceback.
+    return problem(status=400, error=f"the request could not be read: {exc}")
+
+
+api.add_exception_handler(RequestDataTooBig, _answer_too_much_data)
+api.add_exception_handler(TooManyFieldsSent, _answer_too_much_data)
 
 
 @api.exception_handler(ValidationError)

@@ -478,3 +478,15 @@ def test_a_token_client_triggers_without_csrf_even_with_a_session(browser, setti
     issued = api_token_create(name="dashboard")
     response = browser.post("/trigger_report", HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
     assert response.status_code == 200 and Report.objects.count() == 1
+
+
+@pytest.mark.parametrize("debug", [True, False])
+@pytest.mark.parametrize(("body", "content_type"), [
+    (b"x" * (20 * 1024 * 1024), "application/octet-stream"),  # over DATA_UPLOAD_MAX_MEMORY_SIZE
+    ("&".join(f"f{n}=1" for n in range(5000)).encode(), "application/x-www-form-urlencoded"),  # over ..._NUMBER_FIELDS
+])
+def test_too_large_a_body_is_a_json_400_in_development_as_in_production(client, settings, debug, body, content_type):
+    settings.DEBUG = debug
+    response = client.post("/trigger_report", data=body, content_type=content_type)
+    assert (response.status_code, response["Content-Type"]) == (400, JSON_TYPE)
+    assert response.json()["status"] == "Bad Request" and not Report.objects.exists()
