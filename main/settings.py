@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import zoneinfo
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -36,6 +37,8 @@ INSTALLED_APPS = [
     "django_extensions",
     # Only for its packaged Swagger UI files and templates: the API docs page works offline.
     "ninja",
+    # Counts failed logins per user name and per client address, and locks them out (README, Security).
+    "axes",
     "monitoring",
 ]
 
@@ -49,7 +52,12 @@ MIDDLEWARE = [
     "monitoring.middleware.AccessControlMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login attempt.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# django-axes first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 
 ROOT_URLCONF = "main.urls"
 WSGI_APPLICATION = "main.wsgi.application"
@@ -161,7 +169,18 @@ WEBHOOK_PAUSE_AFTER_CLAIM_SECONDS = env_int("WEBHOOK_PAUSE_AFTER_CLAIM_SECONDS",
 # --- Access ------------------------------------------------------------------------
 # API by token (or login) and pages by login; open in development.
 REQUIRE_AUTH = env_bool("REQUIRE_AUTH", PRODUCTION)
-LOGIN_URL = "/admin/login/"
+# The pages' own login (owners are not staff: the admin's login is not theirs); / after it.
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+# Five wrong passwords lock that user name, and that client address, out for 15 minutes (each
+# on its own: guessing many users' passwords from one address is refused as well). A success
+# clears the count; `manage.py axes_reset` (or axes_reset_username NAME) lifts a lockout.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Reports one client may trigger per window (0 = no limit; development has none).
 TRIGGER_RATE_LIMIT = env_int("TRIGGER_RATE_LIMIT", 30 if PRODUCTION else 0, minimum=0)
 TRIGGER_RATE_WINDOW_SECONDS = env_int("TRIGGER_RATE_WINDOW_SECONDS", 3600, minimum=1)

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
 from monitoring import api, http_errors
@@ -6,6 +7,9 @@ from monitoring.http_errors import API_LATEST, API_V1, ROOT
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # The pages' own login and logout (templates/registration/): logout by POST only (Django's view).
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The JSON API (docs/api.md): all of it under /api/v1/ and /api/, the original two endpoints also at the root.
     path(API_V1, api.v1_urls),
     path(API_LATEST, api.latest_urls),

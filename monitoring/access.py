@@ -31,16 +31,34 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+class TokenRefused(Exception):
+    """A token command that would do something the operator may not mean (the message says what)."""
+
+
 def api_token_create(*, name: str) -> IssuedToken:
+    """A new client token; TokenRefused when the name is taken or too long for its column."""
+    limit = ApiToken._meta.get_field("name").max_length
+    if len(name) > limit:
+        raise TokenRefused(f"a token name has at most {limit} characters, not {len(name)}")
+    if ApiToken.objects.filter(name=name).exists():
+        raise TokenRefused(f"a token named {name!r} exists; use 'rotate'")
     secret = secrets.token_urlsafe(TOKEN_BYTES)
     token = ApiToken.objects.create(name=name, key_hash=_hash(secret), prefix=secret[:8])
     return IssuedToken(token=token, secret=secret)
 
 
-def api_token_rotate(*, name: str) -> IssuedToken:
-    """A new secret for the same client; the old one stops working at once."""
+def api_token_rotate(*, name: str, reactivate: bool = False) -> IssuedToken:
+    """A new secret for the same client; the old one stops working at once.
+
+    A revoked token is refused unless `reactivate` says so: a revocation is a decision
+    (a leaked secret, a client gone) that a routine rotation must not undo silently.
+    """
+    token = ApiToken.objects.filter(name=name).first()
+    if token is None:
+        raise TokenRefused(f"no token named {name!r}")
+    if not token.active and not reactivate:
+        raise TokenRefused(f"the token {name!r} is revoked; 'rotate --reactivate {name}' lets it in again with a new secret")
     secret = secrets.token_urlsafe(TOKEN_BYTES)
-    token = ApiToken.objects.get(name=name)
     token.key_hash, token.prefix, token.active = _hash(secret), secret[:8], True
     token.save(update_fields=["key_hash", "prefix", "active"])
     return IssuedToken(token=token, secret=secret)

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.http.multipartparser import MultiPartParserError
+from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import URLPattern
 from django.utils.cache import patch_vary_headers
 from ninja import NinjaAPI, Query, Status
@@ -133,6 +135,16 @@ def _answer_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
     for name, value in exc.headers.items():
         response[name] = value
     return response
+
+
+def _answer_too_much_data(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # Over DATA_UPLOAD_MAX_MEMORY_SIZE or DATA_UPLOAD_MAX_NUMBER_FIELDS: the 400 production gives
+    # (handler400), also with DEBUG on, where ninja would answer a 500 with the traceback.
+    return problem(status=400, error=f"the request could not be read: {exc}")
+
+
+api.add_exception_handler(RequestDataTooBig, _answer_too_much_data)
+api.add_exception_handler(TooManyFieldsSent, _answer_too_much_data)
 
 
 @api.exception_handler(ValidationError)
@@ -410,20 +422,57 @@ def load_source(request: HttpRequest) -> Any:
 # --- URLs ------------------------------------------------------------------------------
 
 
-def _http_methods(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """HEAD answered as GET (probes and `curl -I` send it; the server drops the body), and a
-    wrong method answered in the API's JSON shape instead of ninja's bare text 405."""
+# Endpoints that change state (a new report): HEAD is refused on them, since a HEAD answered
+# as GET would create a report for a probe; and a logged-in browser must show intent (below).
+STATE_CHANGING = ("trigger_report",)
+REFUSED_HEAD = "HEAD would create a report here: HEAD changes nothing; use GET or POST"
+SESSION_WRITE = (
+    "a logged-in browser triggers with POST and the CSRF token (the X-CSRFToken header, from the csrftoken "
+    "cookie) from this site; programs send 'Authorization: Bearer <token>' instead"
+)
+
+
+def _csrf_check(request: HttpRequest) -> None:
+    """The view the CSRF check is run for: ninja's views are exempt, this one is not."""
+
+
+def _without_intent(request: HttpRequest) -> bool:
+    """A write carried by a login session alone, without the CSRF token and a same-site origin.
+
+    Cookies go with any request the browser sends, whichever site makes it send it; a token
+    client (Authorization header) or anonymous development has no cookie to borrow.
+    """
+    if getattr(request, "api_token", None) is not None or not request.user.is_authenticated:
+        return False
+    if request.method != "POST":
+        return True  # a GET from a logged-in browser may be an <img> on any page
+    # The check reads a form's csrfmiddlewaretoken through request.POST, which consumes a multipart
+    # body's stream: cache the raw body first, which the trigger then still reads for its fields.
+    _ = request.body
+    return CsrfViewMiddleware(lambda _: HttpResponse()).process_view(request, _csrf_check, (), {}) is not None
+
+
+def _http_methods(view: Callable[..., HttpResponse], *, changes_state: bool) -> Callable[..., HttpResponse]:
+    """HEAD answered as GET (probes and `curl -I` send it; the server drops the body), but refused
+    where GET changes state; and a wrong method answered in the API's JSON shape instead of ninja's
+    bare text 405."""
 
     @wraps(view)  # keeps csrf_exempt
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         method = request.method
+        if changes_state and method == "HEAD":
+            answer = problem(status=405, error=REFUSED_HEAD)
+            answer["Allow"] = "GET, POST"
+            return answer
+        if changes_state and _without_intent(request):
+            return problem(status=403, error=SESSION_WRITE)
         request.method = "GET" if method == "HEAD" else method
         response = view(request, *args, **kwargs)
         request.method = method
         if response.status_code != 405:
             return response
         allowed = set(response["Allow"].split(", "))
-        allowed |= {"HEAD"} if "GET" in allowed else set()
+        allowed |= {"HEAD"} if "GET" in allowed and not changes_state else set()
         listed = ", ".join(sorted(allowed))  # ninja lists them from a set: keep the header stable
         answer = problem(status=405, error=f"{method} is not allowed on {request.path}; use {listed}")
         answer["Allow"] = listed
@@ -434,7 +483,10 @@ def _http_methods(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
 
 def _patterns() -> list[URLPattern]:
     patterns, _app, _namespace = api.urls
-    return [URLPattern(p.pattern, _http_methods(p.callback), p.default_args, p.name) for p in patterns]
+    return [
+        URLPattern(p.pattern, _http_methods(p.callback, changes_state=p.name in STATE_CHANGING), p.default_args, p.name)
+        for p in patterns
+    ]
 
 
 _PATTERNS = _patterns()

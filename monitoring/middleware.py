@@ -10,8 +10,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from monitoring.access import api_token_for_request
 from monitoring.http_errors import API_PREFIXES, is_api_path
 
-# Reachable without credentials: the admin has its own login, health is for probes.
-OPEN_PREFIXES = ("/admin/", "/static/", *(f"/{prefix}health" for prefix in API_PREFIXES if prefix))
+# Reachable without credentials: the logins (the pages' and the admin's), health is for probes.
+OPEN_PREFIXES = ("/accounts/login/", "/admin/", "/static/", *(f"/{prefix}health" for prefix in API_PREFIXES if prefix))
 
 
 class AccessControlMiddleware:

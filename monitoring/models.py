@@ -181,6 +181,8 @@ class Report(models.Model):
     # period report `now` is the latest poll, where periods are cut.
     as_of = models.DateTimeField(null=True, blank=True)
     now = models.DateTimeField(null=True, blank=True)
+    # The load generation every shard was read at (reports/reading.py: report_basis).
+    data_generation = models.BigIntegerField(default=0)
     # An interval report's [start, end), or a period report's kind and date (SPEC 8).
     start = models.DateTimeField(null=True, blank=True)
     end = models.DateTimeField(null=True, blank=True)

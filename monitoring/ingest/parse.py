@@ -42,7 +42,11 @@ _COLUMNS: dict[IngestRun.Kind, dict[str, tuple[str, ...]]] = {
 _NEWLINE, _QUOTE, _COMMA, _CR = ord("\n"), ord('"'), ord(","), ord("\r")
 _FIELD_EDGES = np.array([_COMMA, _NEWLINE, _CR, _QUOTE], np.uint8)  # what may stand beside an RFC 4180 quote
 _BLOCK_SIZE = 1 << 20  # pyarrow's default; a longer record needs a block that holds it whole
-_SHOWN_HEADER_CHARS = 200
+# An unknown first line is quoted in the error (the data page, the load log, the command's output)
+# only when it looks like a CSV header: printable, with a comma, at most this long; and then at
+# most _SHOWN_HEADER_CHARS of it. A symlinked key or a binary file must never be echoed.
+_PLAUSIBLE_HEADER_CHARS = 1000
+_SHOWN_HEADER_CHARS = 120
 # Longer records are rejected, not loaded: a hostile line costs no more memory than this.
 # Above the 10 MB rows that real exports have been seen to hold (a pasted blob in a field).
 RECORD_MAX_BYTES = 16 << 20
@@ -113,8 +117,17 @@ def parse_header(data: bytes, *, path: Path) -> Header:
         if len(columns) == len(spec):
             return Header(kind=kind, names=names, columns=columns, end=end)
     expected = "; ".join(f"{kind}: {', '.join(spec)}" for kind, spec in _COLUMNS.items())
-    shown = ",".join(names)[:_SHOWN_HEADER_CHARS]
-    raise SourceError(f"{path}: line 1: unknown header {shown!r}{_utf16_hint(data[:end])} (expected the columns of {expected})")
+    raise SourceError(f"{path}: line 1: unknown header {_shown_header(line)}{_utf16_hint(data[:end])} (expected the columns of {expected})")
+
+
+def _shown_header(line: str) -> str:
+    """The first line quoted (escaped, cut) when it is plausibly a CSV header; else only its length."""
+    text = line.rstrip("\r\n")
+    if "," not in text or not text.isprintable() or len(text) > _PLAUSIBLE_HEADER_CHARS:
+        return f"(not shown: {len(text):,} characters that are not a CSV header)"
+    if len(text) > _SHOWN_HEADER_CHARS:
+        return f"{text[:_SHOWN_HEADER_CHARS]!r}... ({len(text):,} characters)"
+    return repr(text)
 
 
 def _first_line_end(data: bytes) -> int:

@@ -25,6 +25,13 @@ _TIMESTAMP = r"^(?P<local>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)\
 # Every store id becomes a key of a unique index, whose entries PostgreSQL caps at
 # 2704 bytes: 255 characters (at most 1020 bytes of UTF-8) stays well below.
 STORE_ID_MAX_CHARS = 255
+# Control characters (C0, DEL, C1) are refused in a store id: PostgreSQL text cannot hold NUL,
+# and a tab or line break is never part of a real id but breaks what shows and links it (a
+# newline made every report page fail to build its store links). The same pattern in RE2 (pyarrow) and Python.
+CONTROL_CHARACTER = r"[\x00-\x1f\x7f-\x9f]"
+# "." and ".." name the folder itself or its parent in a URL path, also percent-encoded
+# ("%2e%2e", WHATWG URL): a browser resolves a link to such a store page away. Nothing else is.
+DOT_SEGMENTS = (".", "..")
 VALUE_SHOWN_CHARS = 80  # of a bad value quoted in a reason (the raw row keeps more)
 
 
@@ -62,9 +69,10 @@ def validate_columns(table: pa.Table, *, kind: str) -> RowProblems:
     checks = _Checks(table.num_rows)
     store_ids = table.column("store_id").combine_chunks()
     checks.flag(_is_blank(store_ids), column="store_id", values=store_ids, reason="empty store id")
-    # PostgreSQL text cannot hold a NUL character: the row, not the whole file, is refused.
-    has_nul = _numpy(pc.match_substring(store_ids, "\x00"))
-    checks.flag(has_nul, column="store_id", values=store_ids, reason="NUL character in store id {value}")
+    checks.flag(_numpy(pc.match_substring_regex(store_ids, CONTROL_CHARACTER)), column="store_id", values=store_ids,
+                reason="control character (NUL, tab, line break, ...) in store id {value}")
+    dot_segment = _numpy(pc.is_in(store_ids, value_set=pa.array(DOT_SEGMENTS)))
+    checks.flag(dot_segment, column="store_id", values=store_ids, reason="store id {value} is a URL dot segment: no link can name it")
     too_long = _numpy(pc.greater(pc.utf8_length(store_ids), STORE_ID_MAX_CHARS))
     checks.flag(too_long, column="store_id", values=store_ids, reason=f"store id longer than {STORE_ID_MAX_CHARS} characters: {{value}}")
     validate = {"polls": _polls, "hours": _hours, "timezones": _timezones}[kind]

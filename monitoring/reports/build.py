@@ -55,6 +55,13 @@ logger = logging.getLogger(__name__)
 CONNECTION_LOST = (OperationalError, InterfaceError, psycopg2.OperationalError, psycopg2.InterfaceError)
 # Seconds between two signs of life of a report being built.
 HEARTBEAT_SECONDS = 5.0
+# Times a report is read again from the start because a load committed while it ran; hourly
+# loads meet a report once at most, so a third means the data never stops changing.
+SNAPSHOT_ATTEMPTS = 3
+
+
+class DataKeptChanging(Exception):
+    """Every attempt at the report met a load committing between two of its shards."""
 
 
 def report_build(*, report: Report) -> Report:
@@ -84,18 +91,36 @@ def report_build(*, report: Report) -> Report:
 
 
 def _build(*, report_id: uuid.UUID, runner: str) -> None:
-    report = Report.objects.only("as_of", "now", "kind", "start", "end", "period", "period_date").get(pk=report_id)
-    # A report re-run after its runner died keeps the `now` it was given.
-    now = report.now or reading.report_now(as_of=report.as_of)
+    """Every shard read at one load generation: a shard that read another starts the report over."""
+    report = Report.objects.only("as_of", "now", "data_generation", "kind", "start", "end", "period", "period_date").get(pk=report_id)
     period = report_period(report)
+    for _attempt in range(SNAPSHOT_ATTEMPTS):
+        basis = reading.report_basis(as_of=report.as_of)
+        if report.now is not None and basis.generation == report.data_generation:
+            # A re-run (its runner died) over the same data keeps the `now` of its first run.
+            basis = reading.ReportBasis(now=report.now, generation=basis.generation)
+        results = _shards_at(basis, report_id=report_id, runner=runner, period=period)
+        if results is not None:
+            if not report_complete(report_id=report_id, now=basis.now, results=results, runner=runner, kind=report.kind):
+                raise ReportLost(report_id)
+            return
+        logger.info("report %s: a load committed while it ran; reading every shard again", report_id)
+    raise DataKeptChanging(f"a load committed during each of {SNAPSHOT_ATTEMPTS} attempts; trigger the report again")
+
+
+def _shards_at(basis: reading.ReportBasis, *, report_id: uuid.UUID, runner: str, period: Period | None) -> list[ShardResult] | None:
+    """The shards' results, all read at `basis`'s generation; None as soon as one read another."""
     ranges = reading.shard_ranges(size=settings.REPORT_SHARD_STORES)
-    _touch(report_id=report_id, runner=runner, now=now, shards_total=len(ranges), shards_done=0)
+    _touch(report_id=report_id, runner=runner, now=basis.now, data_generation=basis.generation,
+           shards_total=len(ranges), shards_done=0)
     results = []
     for index in range(len(ranges)):
-        results.append(shard_compute(bounds=reading.bounds_of(ranges, index), now=now, period=period))
+        result = shard_compute(bounds=reading.bounds_of(ranges, index), now=basis.now, period=period)
+        if result.generation != basis.generation:
+            return None
+        results.append(result)
         _touch(report_id=report_id, runner=runner, shards_done=index + 1)
-    if not report_complete(report_id=report_id, now=now, results=results, runner=runner, kind=report.kind):
-        raise ReportLost(report_id)
+    return results
 
 
 def report_period(report: Report) -> Period | None:
@@ -130,7 +155,7 @@ def shard_compute(*, bounds: reading.ShardBounds, now: datetime, period: Period 
         outage_rows=_rows_under(OUTAGES_HEADER, outages_to_csv(rolling.outages)),
         outage_count_rows=_rows_under(OUTAGE_COUNTS_HEADER, outage_counts_to_csv(rolling.outage_counts)),
         store_count=len(rolling.figures), poll_count=len(data.polls),
-        read_seconds=data.read_seconds, compute_seconds=time.perf_counter() - started,
+        read_seconds=data.read_seconds, compute_seconds=time.perf_counter() - started, generation=data.generation,
     )
 
 
@@ -152,7 +177,7 @@ def _period_shard(*, bounds: reading.ShardBounds, now: datetime, period: Period)
             "cut": current.cut, "end": current.end.isoformat() if current.end else None,
         },
         store_count=len(current.figures), poll_count=len(data.polls),
-        read_seconds=data.read_seconds, compute_seconds=time.perf_counter() - started,
+        read_seconds=data.read_seconds, compute_seconds=time.perf_counter() - started, generation=data.generation,
     )
 
 

@@ -9,10 +9,11 @@ reads the upper half of its stores' polls on a second connection at the same
 time (two cores: the server's work on both halves overlaps); that connection
 imports the first one's snapshot (pg_export_snapshot, SET TRANSACTION
 SNAPSHOT), so the shard is still one snapshot. Across the shards of
-one report (read one after the other, or by several Celery workers), the
-report stays consistent because `now` is fixed before the first shard and only
-polls at or before it are read: a later ingestion can add newer polls, which
-no shard reads.
+one report (read one after the other, or by several Celery workers), each shard
+also reads the load generation of its snapshot (the latest successful
+IngestRun): a report records the generation it started at with its `now`, and a
+shard that read another generation is read again, so every shard of a report
+reads one state of the data, never some before and some after a load.
 
 Hours and polls travel as binary COPY, read by numpy without parsing text:
 hours as fixed-width rows, polls as one row per store holding its timestamps
@@ -79,6 +80,29 @@ class ShardInput:
     hours: pd.DataFrame  # store int64, weekday int, start_us int64, end_us int64
     polls: pd.DataFrame  # store int64, ts int64 ns since the epoch, active bool
     read_seconds: float
+    generation: int  # the load generation of the snapshot read (see report_basis)
+
+
+@dataclass(frozen=True)
+class ReportBasis:
+    """What every shard of one report is read against: its `now`, and the data state (load generation)."""
+
+    now: datetime
+    generation: int
+
+
+# Loads never interleave (ingest/load.py's advisory lock) and each file's rows commit in the
+# transaction that writes its IngestRun row, so the latest successful run visible in a snapshot
+# names the state of the data in it. A skipped file's run counts too: at worst a needless re-read.
+_GENERATION = "SELECT coalesce(max(id), 0) FROM monitoring_ingestrun WHERE succeeded"
+
+
+def report_basis(*, as_of: datetime | None) -> ReportBasis:
+    """The report's `now` (report_now) and the load generation, from one statement: one snapshot."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT ({_GENERATION}), (SELECT max(timestamp) FROM monitoring_statuspoll)")
+        generation, latest = cursor.fetchone()
+    return ReportBasis(now=as_of if as_of is not None else latest or timezone.now(), generation=generation)
 
 
 def report_now(*, as_of: datetime | None) -> datetime:
@@ -163,7 +187,9 @@ def read_shard(
         if upper is not None:
             # Lower ids first: the polls stay sorted by (store, timestamp).
             polls = pd.concat([polls, _decode_polls(upper.result())], ignore_index=True)
-    return ShardInput(stores=stores, hours=hours, polls=polls, read_seconds=time.perf_counter() - started)
+        cursor.execute(_GENERATION)
+        generation = cursor.fetchone()[0]
+    return ShardInput(stores=stores, hours=hours, polls=polls, read_seconds=time.perf_counter() - started, generation=generation)
 
 
 def _polls_cut(ids: np.ndarray) -> int | None:

@@ -11,6 +11,10 @@ A worker killed mid-shard leaves its task unacknowledged, so the broker hands
 it to another worker (acks_late, reject_on_worker_lost). A shard that is
 already done is not counted twice, and a shard whose workers died
 MAX_ATTEMPTS times fails its report rather than killing workers forever.
+
+Every shard is read at the report's load generation (reading.py): a shard that
+read a newer one (a load committed meanwhile) starts the report over at the new
+state, every shard sent again; a result read for an older start is dropped.
 """
 from __future__ import annotations
 
@@ -54,7 +58,8 @@ def _prepare(*, report_id: uuid.UUID) -> list[int]:
     """
     report = Report.objects.select_for_update().get(pk=report_id)
     if not report.shards.exists():
-        report.now = report.now or reading.report_now(as_of=report.as_of)
+        basis = reading.report_basis(as_of=report.as_of)
+        report.now, report.data_generation = basis.now, basis.generation
         ranges = reading.shard_ranges(size=settings.REPORT_SHARD_STORES)
         ReportShard.objects.bulk_create(
             ReportShard(report=report, index=r.index, first_store_id=r.first_store_id, last_store_id=r.last_store_id)
@@ -64,14 +69,14 @@ def _prepare(*, report_id: uuid.UUID) -> list[int]:
     undone = list(report.shards.filter(done=False).order_by("index").values_list("index", flat=True))
     report.shards_done = report.shards_total - len(undone)
     report.heartbeat_at = timezone.now()
-    report.save(update_fields=["now", "shards_total", "shards_done", "heartbeat_at"])
+    report.save(update_fields=["now", "data_generation", "shards_total", "shards_done", "heartbeat_at"])
     if not undone:
         _assemble(report_id=report_id)
     return undone
 
 
-def shard_run(*, report_id: str, index: int) -> None:
-    """Compute one shard of a Running report (the body of the Celery task)."""
+def shard_run(*, report_id: str, index: int, send: SendShard) -> None:
+    """Compute one shard of a Running report (the body of the Celery task); `send` re-sends shards."""
     shard = ReportShard.objects.select_related("report").filter(report_id=report_id, index=index).first()
     if shard is None or shard.report.state != Report.State.RUNNING or shard.done:
         logger.info("shard %s of report %s: nothing to do", index, report_id)
@@ -82,7 +87,7 @@ def shard_run(*, report_id: str, index: int) -> None:
     try:
         period = build.report_period(shard.report)
         result = build.shard_compute(bounds=_bounds(shard=shard), now=shard.report.now, period=period)
-        _shard_finish(shard=shard, result=result)
+        _shard_finish(shard=shard, result=result, read_for=shard.report, send=send)
     except Exception as error:
         logger.exception("shard %s of report %s failed", index, report_id)
         state.report_fail(report_id=shard.report_id, error=f"shard {index}: {state.describe(error)}")
@@ -102,8 +107,18 @@ def _bounds(*, shard: ReportShard) -> reading.ShardBounds:
 
 
 @transaction.atomic
-def _shard_finish(*, shard: ReportShard, result: state.ShardResult) -> None:
-    """Write the shard's row; count it once; the last shard completes the report."""
+def _shard_finish(*, shard: ReportShard, result: state.ShardResult, read_for: Report, send: SendShard) -> None:
+    """Write the shard's row; count it once; the last shard completes the report.
+
+    `read_for` is the report row as the shard found it: its `now` and generation are
+    what the shard was computed for, compared under the row's lock with the row now.
+    """
+    now, generation = Report.objects.select_for_update().values_list("now", "data_generation").get(pk=shard.report_id)
+    if result.generation > generation:
+        _start_over(report_id=shard.report_id, send=send)
+        return
+    if (result.generation, read_for.now) != (generation, now):
+        return  # read for a start the report has since left: its shards were sent again
     was_done = ReportShard.objects.select_for_update().values_list("done", flat=True).get(pk=shard.pk)
     ReportShard.objects.filter(pk=shard.pk).update(
         done=True, csv_rows=result.csv_rows, outage_rows=result.outage_rows,
@@ -123,6 +138,23 @@ def _shard_finish(*, shard: ReportShard, result: state.ShardResult) -> None:
         counted = cursor.fetchone()
     if counted is not None and counted[0] >= counted[1]:
         _assemble(report_id=shard.report_id)
+
+
+def _start_over(*, report_id: uuid.UUID, send: SendShard) -> None:
+    """A load committed while the report ran: every shard again, at the new state.
+
+    The shard ranges stay: they only balance the work (the outer shards are open-ended, so a new
+    store still falls in exactly one). Attempts restart too: no worker died.
+    """
+    report = Report.objects.get(pk=report_id)
+    basis = reading.report_basis(as_of=report.as_of)
+    logger.info("report %s: a load committed while it ran; every shard again at generation %s", report_id, basis.generation)
+    Report.objects.filter(pk=report_id).update(
+        now=basis.now, data_generation=basis.generation, shards_done=0, heartbeat_at=timezone.now(),
+    )
+    report.shards.update(done=False, attempts=0, csv_rows="", outage_rows="", outage_count_rows="", period_totals={})
+    indexes = list(report.shards.order_by("index").values_list("index", flat=True))
+    transaction.on_commit(lambda: [send(str(report_id), index) for index in indexes])
 
 
 def _assemble(*, report_id: uuid.UUID) -> None:

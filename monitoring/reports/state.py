@@ -53,6 +53,7 @@ class ShardResult:
     # A period report's fleet figures of the shard: hours up and down in the period and the one
     # before, whether a store's period was cut, and where the latest one ended (ISO 8601).
     period_totals: dict = field(default_factory=dict)
+    generation: int = 0  # the load generation the shard read (reading.report_basis)
 
 
 def runner_id() -> str:

@@ -1,9 +1,12 @@
-"""Small formatting filters of the HTML pages: durations people read at a glance."""
+"""Small formatting filters of the HTML pages (durations people read at a glance), and the store link."""
 from __future__ import annotations
 
 from datetime import timedelta
+from uuid import UUID
 
 from django import template
+
+from monitoring.pages import store_page_url
 
 register = template.Library()
 
@@ -75,3 +78,10 @@ def fixed2(value: float | None) -> str:
 def minutes_as_duration(value: float | None) -> str:
     """A length in minutes, as `duration` writes it."""
     return "–" if value is None else duration(float(value) * 60)
+
+
+@register.simple_tag
+def store_url(report_id: UUID, store_id: str) -> str:
+    """The page of one store of a report; every template links a store through this tag
+    (pages.store_page_url says why {% url %} cannot)."""
+    return store_page_url(report_id=report_id, store_id=store_id)

@@ -27,9 +27,9 @@ def pause_the_first_run_of_a_marked_shard(**kwargs) -> None:
     shard_run, shard_compute = shards.shard_run, build.shard_compute
     running: dict[str, object] = {}
 
-    def noting_shard_run(*, report_id: str, index: int) -> None:
+    def noting_shard_run(*, report_id: str, index: int, send) -> None:
         running.update(report_id=report_id, index=index)
-        shard_run(report_id=report_id, index=index)
+        shard_run(report_id=report_id, index=index, send=send)
 
     def pausing_shard_compute(**arguments):
         # Called once the shard's run is counted: the kill lands mid-shard.

@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from monitoring.access import api_token_create, api_token_revoke, api_token_rotate, trigger_allowed
+from monitoring.access import TokenRefused, api_token_create, api_token_revoke, api_token_rotate, trigger_allowed
 from monitoring.models import ApiToken, Report
 
 pytestmark = pytest.mark.django_db
@@ -59,10 +59,18 @@ def test_revoking_an_unknown_name_says_so_and_leaves_the_other_tokens_working():
     assert ApiToken.objects.get(name="dashboard").active
 
 
-def test_rotating_a_revoked_token_lets_the_client_back_in_with_a_new_secret(client, locked_down):
+def test_rotating_a_revoked_token_is_refused_so_a_revocation_is_not_undone_by_routine():
+    api_token_create(name="dashboard")
+    api_token_revoke(name="dashboard")
+    with pytest.raises(TokenRefused, match="revoked"):
+        api_token_rotate(name="dashboard")
+    assert not ApiToken.objects.get(name="dashboard").active
+
+
+def test_rotating_a_revoked_token_with_reactivate_lets_the_client_back_in_with_a_new_secret(client, locked_down):
     old = api_token_create(name="dashboard")
     api_token_revoke(name="dashboard")
-    new = api_token_rotate(name="dashboard")
+    new = api_token_rotate(name="dashboard", reactivate=True)
     assert client.get("/api/v1/reports", HTTP_AUTHORIZATION=f"Bearer {old.secret}").status_code == 401
     assert client.get("/api/v1/reports", HTTP_AUTHORIZATION=f"Bearer {new.secret}").status_code != 401
 
@@ -77,7 +85,7 @@ def test_rotating_a_token_kills_the_old_secret(client, locked_down):
 def test_pages_redirect_to_the_login_when_locked_down(client, locked_down):
     response = client.get("/")
     assert response.status_code == 302
-    assert response["Location"].startswith("/admin/login/?next=/")
+    assert response["Location"].startswith("/accounts/login/?next=/")
 
 
 def test_health_stays_open_for_probes_when_locked_down(client, locked_down):
@@ -119,3 +127,19 @@ def test_the_token_command_creates_rotates_and_revokes(capsys):
 def test_the_token_command_refuses_to_revoke_a_token_that_does_not_exist():
     with pytest.raises(CommandError, match="no token named 'billing'"):
         call_command("api_token", "revoke", "billing")
+
+
+def test_the_token_command_refuses_to_rotate_a_revoked_token_and_says_how_to_reactivate(capsys):
+    call_command("api_token", "create", "billing")
+    call_command("api_token", "revoke", "billing")
+    with pytest.raises(CommandError, match="--reactivate"):
+        call_command("api_token", "rotate", "billing")
+    call_command("api_token", "rotate", "billing", "--reactivate")
+    assert "active again" in capsys.readouterr().err
+    assert ApiToken.objects.get(name="billing").active
+
+
+def test_the_token_command_refuses_a_name_longer_than_its_column_with_a_clear_error():
+    with pytest.raises(CommandError, match="at most 100 characters, not 101"):
+        call_command("api_token", "create", "x" * 101)
+    assert not ApiToken.objects.exists()

@@ -14,6 +14,7 @@ from django.db import OperationalError, connection
 from django.test import Client
 from django.utils import timezone
 
+from monitoring.access import api_token_create
 from monitoring.models import Report
 from monitoring.tests.api_cases import JSON_TYPE, JUNK_IDS, NO_SUCH_REPORT, T0, make_report
 from monitoring.tests.ui_data import NOW, make_three_stores
@@ -311,7 +312,8 @@ def test_an_unknown_format_is_refused(client, prefix, complete_report):
 def test_a_wrong_method_is_a_json_405_that_lists_the_allowed_ones(client, prefix, path, method):
     response = getattr(client, method)(f"{prefix}{path}")
     assert response.status_code == 405
-    assert response["Allow"] == "GET, HEAD, POST"
+    # HEAD is not offered where GET creates a report (a probe would create one).
+    assert response["Allow"] == ("GET, POST" if path == "/trigger_report" else "GET, HEAD, POST")
     assert response.json()["status"] == "Method Not Allowed"
 
 
@@ -431,3 +433,60 @@ def test_health_is_503_when_the_database_does_not_answer(client, monkeypatch):
     assert response.status_code == 503
     assert response.json()["status"] == "unavailable" and response.json()["database_ok"] is False
 
+
+
+# --- Writes need intent: HEAD changes nothing, a login session needs the CSRF token -----------
+
+
+def test_head_on_trigger_report_is_a_405_and_creates_no_report(client, prefix):
+    response = client.head(f"{prefix}/trigger_report")
+    assert (response.status_code, response["Allow"]) == (405, "GET, POST")
+    assert not Report.objects.exists()
+
+
+def test_get_on_trigger_report_still_creates_a_report_for_programs(client, prefix):
+    # SPEC 6 and the original curl examples: anonymous (development) and token clients may GET.
+    assert client.get(f"{prefix}/trigger_report").status_code == 200
+    assert Report.objects.count() == 1
+
+
+@pytest.fixture
+def browser(django_user_model) -> Client:
+    """A logged-in browser whose requests are CSRF-checked, as a real one's are."""
+    signed_in = Client(enforce_csrf_checks=True)
+    signed_in.force_login(django_user_model.objects.create_user("owner", password="a long passphrase"))
+    signed_in.get("/")  # the page sets the csrftoken cookie
+    return signed_in
+
+
+def test_a_logged_in_browser_cannot_trigger_without_the_csrf_token(browser, prefix):
+    assert browser.post(f"{prefix}/trigger_report").status_code == 403
+    assert browser.get(f"{prefix}/trigger_report").status_code == 403  # an <img> on any page sends this
+    assert not Report.objects.exists()
+
+
+def test_a_logged_in_browser_triggers_with_the_csrf_token_from_this_site_only(browser, prefix):
+    token = browser.cookies["csrftoken"].value
+    foreign = browser.post(f"{prefix}/trigger_report", HTTP_X_CSRFTOKEN=token, HTTP_ORIGIN="https://evil.example")
+    assert foreign.status_code == 403 and foreign.json()["status"] == "Forbidden"
+    assert browser.post(f"{prefix}/trigger_report", HTTP_X_CSRFTOKEN=token).status_code == 200
+    assert Report.objects.count() == 1
+
+
+def test_a_token_client_triggers_without_csrf_even_with_a_session(browser, settings):
+    settings.REQUIRE_AUTH = True
+    issued = api_token_create(name="dashboard")
+    response = browser.post("/trigger_report", HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
+    assert response.status_code == 200 and Report.objects.count() == 1
+
+
+@pytest.mark.parametrize("debug", [True, False])
+@pytest.mark.parametrize(("body", "content_type"), [
+    (b"x" * (20 * 1024 * 1024), "application/octet-stream"),  # over DATA_UPLOAD_MAX_MEMORY_SIZE
+    ("&".join(f"f{n}=1" for n in range(5000)).encode(), "application/x-www-form-urlencoded"),  # over ..._NUMBER_FIELDS
+])
+def test_too_large_a_body_is_a_json_400_in_development_as_in_production(client, settings, debug, body, content_type):
+    settings.DEBUG = debug
+    response = client.post("/trigger_report", data=body, content_type=content_type)
+    assert (response.status_code, response["Content-Type"]) == (400, JSON_TYPE)
+    assert response.json()["status"] == "Bad Request" and not Report.objects.exists()

@@ -46,16 +46,16 @@ def test_runscript_load_loads_the_bundled_sample_from_the_data_folder(capsys, se
 def test_runscript_load_names_files_and_folders_and_writes_rejected_rows_beside_its_log(capsys, log_dir):
     call_command("runscript", "load", script_args=[str(DATA / "polls_bad_rows.csv"), str(DATA / "hours_variants.csv")])
     out = capsys.readouterr().out
-    assert "polls_bad_rows.csv (polls, full): 11 read, 5 inserted, 0 updated, 0 unchanged, 6 rejected" in out
+    assert "polls_bad_rows.csv (polls, full): 11 read, 4 inserted, 0 updated, 0 unchanged, 7 rejected" in out
     assert "polls_bad_rows.csv line 3 column status: unknown status 'actve'" in out
     [log] = log_dir.glob("load-*.log")
     [rejected] = log_dir.glob("load-*-rejected.csv")
     assert rejected.name == log.name.replace(".log", "-rejected.csv")
     rows = list(csv.DictReader(rejected.open(encoding="utf-8")))
-    # 6 rejected polls rows + 4 rejected hours rows (monitoring/tests/data/README.md).
-    assert len(rows) == 10
+    # 7 rejected polls rows + 4 rejected hours rows (monitoring/tests/data/README.md).
+    assert len(rows) == 11
     assert rows[0] == {"file": str(DATA / "polls_bad_rows.csv"), "line": "3", "column": "status", "reason": "unknown status 'actve'", "raw": "s1,actve,2023-01-22 13:09:39 UTC"}
-    assert "6 rejected" in log.read_text()
+    assert "7 rejected" in log.read_text()
 
 
 def test_a_file_that_cannot_load_makes_the_command_fail_with_exit_code_1(tmp_path, capsys):

@@ -129,7 +129,8 @@ def test_it_reads_local_times_as_hh_mm_with_optional_seconds_and_fraction(text, 
 def test_each_bad_poll_row_is_rejected_with_its_line_column_and_reason():
     _, parsed = parse_file(DATA / "polls_bad_rows.csv")
     found = [(r.line, r.column, r.reason.split(" ")[0]) for r in parsed.rejections]
-    # Lines from monitoring/tests/data/README.md: 3 status, 4 timestamp, 5 store id, 6 and 7 width, 10 bytes.
+    # Lines from monitoring/tests/data/README.md: 3 status, 4 timestamp, 5 store id, 6 and 7 width, 10 bytes,
+    # 12 a line break in the store id.
     assert found == [
         (3, "status", "unknown"),
         (4, "timestamp_utc", "unparsable"),
@@ -137,6 +138,7 @@ def test_each_bad_poll_row_is_rejected_with_its_line_column_and_reason():
         (6, "", "wrong"),
         (7, "", "wrong"),
         (10, "", "undecodable"),
+        (12, "store_id", "control"),
     ]
     assert parsed.rejections[0].reason == "unknown status 'actve'"
     assert parsed.rejections[3].reason == "wrong column count: expected 3 fields, found 2"
@@ -146,15 +148,14 @@ def test_each_bad_poll_row_is_rejected_with_its_line_column_and_reason():
 def test_the_good_rows_of_a_file_with_bad_rows_keep_their_real_line_numbers():
     _, parsed = parse_file(DATA / "polls_bad_rows.csv")
     rows = parsed.rows.to_pylist()
-    # The quoted newline makes s7's record lines 12-13, so s8 is line 14; line 11 is blank.
+    # The quoted newline makes s7's (rejected) record lines 12-13, so s8 is line 14; line 11 is blank.
     assert [(r["store_id"], r["line"], r["active"]) for r in rows] == [
         ("s1", 2, True),
         ("s4", 8, True),
         ("s5", 9, False),
-        ("s7 with\nnewline", 12, True),
         ("s8", 14, True),
     ]
-    # 11 records (lines 2-10, 12 and 14): 5 good + 6 rejected; the blank line is no row.
+    # 11 records (lines 2-10, 12 and 14): 4 good + 7 rejected; the blank line is no row.
     assert parsed.rows_read == 11
 
 
@@ -251,7 +252,9 @@ def test_records_and_line_numbers_agree_with_pythons_csv_module(rows, quote_all,
             continue  # a blank line is no row
         if len(record) != 2:
             expected_bad.append(line)
-        elif not record[0].strip():
+        elif not record[0].strip() or record[0] in (".", ".."):
+            expected_bad.append(line)
+        elif any(ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F for char in record[0]):  # control characters
             expected_bad.append(line)
         elif not is_timezone_name(record[1].strip()):
             expected_bad.append(line)
@@ -290,3 +293,23 @@ def test_ingestion_rejects_exactly_the_zone_names_reports_would_not_use():
     table = pa.table({"store_id": ["s1", "s2", "s3", "s4"], "timezone_str": names})
     rejected = [row for row, _, _ in validate_columns(table, kind="timezones").rejected]
     assert rejected == [row for row, name in enumerate(names) if resolve_zone_name(name) != name] == [1, 3]
+
+
+@pytest.mark.parametrize("first_line", [
+    "-----BEGIN OPENSSH PRIVATE KEY-----",  # a symlinked key: no comma
+    "root:x:0:0:root,,,:/root:/bin/bash\x07",  # a comma, but a control character
+    "secret," + "x" * 1000,  # a comma, but no header is that long
+])
+def test_an_unknown_first_line_that_is_not_a_csv_header_is_never_echoed(first_line):
+    with pytest.raises(SourceError) as failure:
+        parse_header(f"{first_line}\nmore secret text\n".encode(), path=Path("x.csv"))
+    message = str(failure.value)
+    assert "x.csv: line 1: unknown header (not shown: " in message
+    assert first_line[:10] not in message and "secret" not in message
+
+
+def test_a_long_unknown_csv_header_is_shown_escaped_and_cut():
+    header = "store_id,<b>" + ",column" * 40
+    with pytest.raises(SourceError) as failure:
+        parse_header(f"{header}\n".encode(), path=Path("x.csv"))
+    assert f"unknown header {header[:120]!r}... ({len(header):,} characters)" in str(failure.value)

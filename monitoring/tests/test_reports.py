@@ -221,9 +221,9 @@ def test_a_report_reads_with_as_many_queries_for_50_stores_as_for_1():
     make_stores(50)
     fifty = count_report_queries()
     assert one == fifty
-    # Create (claimed), as_of, now, shard cuts, start; stores, hours, polls;
-    # progress, finish, refresh: 11, and none per store.
-    assert one == 11
+    # Create (claimed), as_of, now and load generation, shard cuts, start; stores, hours, polls,
+    # the shard's generation; progress, finish, refresh: 12, and none per store.
+    assert one == 12
 
 
 def test_report_get_finds_a_report_by_its_id_in_any_spelling():
