@@ -32,10 +32,11 @@ class TestBlocks:
         monkeypatch.setattr(stream, "BLOCK_BYTES", 64)  # a few records a block
 
     def test_a_file_of_many_blocks_keeps_its_line_numbers_and_quoted_line_ends(self, tmp_path):
-        rows = [f'"s{i}\nx",active,{T}' if i % 7 == 0 else f"s{i},active,{T}" for i in range(40)]
-        rows[25] = f"s25,bogus,{T}"
+        # A note column (ignored, SPEC 1) holds the quoted line breaks: a store id may not.
+        rows = [f's{i},active,{T},"two\nlines"' if i % 7 == 0 else f"s{i},active,{T}," for i in range(40)]
+        rows[25] = f"s25,bogus,{T},"
         path = tmp_path / "polls.csv"
-        path.write_text(HEADER + "\n".join(rows) + "\n")
+        path.write_text(HEADER.rstrip("\n") + ",note\n" + "\n".join(rows) + "\n")
         result = load_one(path)
         # Rows 0, 7, ..., 21 take two lines each before row 25: line 2 + 25 + 4 = 31.
         assert [(r.line, r.reason) for r in result.rejections] == [(31, "unknown status 'bogus'")]
