@@ -296,7 +296,7 @@ def store_detail(*, report: Report, store_id: str) -> StoreDetail | None:
     polls = data.polls.sort_values("ts", kind="stable")
     polls = pd.DataFrame({"ts": pd.to_datetime(polls["ts"], utc=True), "active": polls["active"]})
     return _store_detail(
-        store=given, hours=_open_hours(data.hours), figures=figures, timeline=timeline, polls=polls, now=report.now,
+        store=given, hours=_open_hours(data.hours), figures=figures, timeline=timeline, polls=polls, now=end,
         outages=store_outages(parsed=parsed, store_id=store_id),
     )
 
