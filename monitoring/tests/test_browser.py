@@ -70,10 +70,24 @@ def paused_runner(monkeypatch):
     monkeypatch.setattr(runners, "report_submitted", lambda: None)
 
 
+# Console messages of every page a test opens that report a Content-Security-Policy refusal.
+CSP_REFUSALS: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def no_content_security_policy_refusal():
+    """Every page passes its own policy: its script and styles are its own static files."""
+    CSP_REFUSALS.clear()
+    yield
+    assert CSP_REFUSALS == []
+
+
 def open_page(browser, live_server, *, javascript: bool = True, viewport: dict = DESKTOP):
     context = browser.new_context(java_script_enabled=javascript, viewport=viewport, accept_downloads=True, base_url=live_server.url)
     context.set_default_timeout(WAIT_MS)
-    return context.new_page()
+    page = context.new_page()
+    page.on("console", lambda message: CSP_REFUSALS.append(message.text) if "Content Security Policy" in message.text else None)
+    return page
 
 
 def shoot(page, name: str) -> None:

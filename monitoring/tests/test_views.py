@@ -446,3 +446,11 @@ def test_the_now_page_lists_the_stores_down_longest_first_linked_to_the_newest_r
     [down] = now.down
     assert (down.store_id, down.since.isoformat(), down.minutes) == ("B", "2023-01-25T12:15:00+00:00", 15.0)
     assert down.store_url == reverse("report-store", args=[report.id, "B"])
+
+
+def test_every_page_carries_a_content_security_policy_without_inline_code(client, report):
+    policy = client.get(reverse("report", args=[report.id]))["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "style-src 'self';" in policy and "'unsafe-inline'" not in policy
+    assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
+    # Swagger UI sets inline styles of its own: its page alone allows them.
+    assert "style-src 'self' 'unsafe-inline'" in client.get("/api/v1/docs")["Content-Security-Policy"]
