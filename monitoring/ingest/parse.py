@@ -393,9 +393,15 @@ def _read_table(body: bytes, *, header: Header, rows: int, longest: int = 0) -> 
         body = b"\n" + body
     bad_width = []
     try:
+        # One thread, over an Arrow buffer: the invalid-row handler is Python, and a read that
+        # fails half-way must leave no Arrow task behind that would call it later (a task
+        # still waiting for Python at exit deadlocks the interpreter's shutdown). A block
+        # is 16 MiB at most, parsed while the loader writes the one before it.
         table = pacsv.read_csv(
-            io.BytesIO(body),
-            read_options=pacsv.ReadOptions(column_names=names, block_size=max(_BLOCK_SIZE, longest + 1)),
+            pa.BufferReader(body),
+            read_options=pacsv.ReadOptions(
+                column_names=names, block_size=max(_BLOCK_SIZE, longest + 1), use_threads=False
+            ),
             parse_options=pacsv.ParseOptions(
                 newlines_in_values=b'"' in body,
                 invalid_row_handler=lambda row: bad_width.append(row) or "skip",
