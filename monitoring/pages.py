@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import io
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from threading import Lock
+from typing import Any
 from urllib.parse import quote
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -24,9 +26,22 @@ import pandas as pd
 from django.urls import reverse
 
 from monitoring import svg_chart
-from monitoring.engine import OUTAGE_COUNT_COLUMNS, REPORT_COLUMNS, StoreTimeline, store_period_end, store_timeline
-from monitoring.report_tables import ROLLING, WORST_STORES, Layout, layout_of, ordered_by
+from monitoring.engine import (
+    OUTAGE_COUNT_COLUMNS,
+    REPORT_COLUMNS,
+    STATES,
+    StoreTimeline,
+    store_period_end,
+    store_timeline,
+)
 from monitoring.models import Report
+from monitoring.report_tables import (
+    ROLLING,
+    WORST_STORES,
+    Layout,
+    layout_of,
+    ordered_by,
+)
 from monitoring.reports import reading
 from monitoring.reports.build import report_period
 from monitoring.reports.state import fleet_figures
@@ -119,7 +134,7 @@ def report_for_page(*, report_id: UUID) -> Report | None:
 
 def parse_report_csv(*, text: str, layout: Layout = ROLLING) -> pd.DataFrame:
     """The report's CSV as its table's frame; a period's empty percent becomes NaN."""
-    frame = _read_csv(text)
+    frame = read_report_csv(text)
     columns = [name for name in layout.names if name in frame.columns]
     frame = frame[columns]
     for name in columns[1:]:
@@ -132,7 +147,7 @@ def parse_outages_csv(*, text: str) -> pd.DataFrame:
     """The SPEC 7 outage list, instants as UTC timestamps, in store_id then start order."""
     if not text:
         return _NO_OUTAGES  # a report finished before outage lists were kept
-    frame = _read_csv(text)
+    frame = read_report_csv(text)
     outages = pd.DataFrame({
         "store_id": frame["store_id"].astype(str),
         "start": pd.to_datetime(frame["start_utc"], utc=True),
@@ -144,9 +159,10 @@ def parse_outages_csv(*, text: str) -> pd.DataFrame:
     return outages.sort_values(["store_id", "start"], kind="stable", ignore_index=True)
 
 
-def _read_csv(text: str) -> pd.DataFrame:
+def read_report_csv(text: str, *, dtype: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """One of a report's CSVs, its store ids as the stores' own (`dtype`: more columns' types)."""
     # store_id stays text exactly as written (SPEC 1): no number or NA guessing.
-    frame = pd.read_csv(io.StringIO(text), dtype={"store_id": str}, keep_default_na=False)
+    frame = pd.read_csv(io.StringIO(text), dtype={"store_id": str, **(dtype or {})}, keep_default_na=False)
     # The CSVs guard ids a spreadsheet would run as formulas with a leading
     # apostrophe (engine.csv_export); the pages show and link the id itself.
     guarded = frame["store_id"].str.startswith("'")
@@ -162,7 +178,7 @@ def _parse(report: Report) -> ParsedReport:
     outages = parse_outages_csv(text=report.outages_csv)
     if layout is not ROLLING:
         return ParsedReport(frame=frame, outages=outages, summary=period_summary(frame=frame, report=report), layout=layout)
-    counts = _read_csv(report.outage_counts_csv).set_index("store_id") if report.outage_counts_csv else None
+    counts = read_report_csv(report.outage_counts_csv).set_index("store_id") if report.outage_counts_csv else None
     for column in COUNT_COLUMNS:
         frame[column] = frame["store_id"].map(counts[column]).fillna(0).astype("float64").to_numpy() if counts is not None else 0.0
     return ParsedReport(frame=frame, outages=outages, summary=report_summary(frame=frame), layout=layout)
@@ -371,7 +387,7 @@ def fleet_now() -> FleetNow:
     """Status now for the Now page: the stores down, longest first, linked to the newest report."""
     fleet = fleet_status()
     stores = fleet.stores
-    counts = {state: int((stores["state"] == state).sum()) for state in ("down", "up", "closed", "unknown")}
+    counts = {state: int((stores["state"] == state).sum()) for state in STATES}
     down = stores[stores["state"] == "down"].sort_values("down_since_ns", kind="stable")
     report = Report.objects.defer(*Report.BULKY_FIELDS).filter(state=Report.State.COMPLETE, kind=Report.Kind.ROLLING).first()
     known = set(parsed_report(report=report).frame["store_id"]) if report is not None else set()

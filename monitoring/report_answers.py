@@ -5,7 +5,6 @@ these, so a report looks the same wherever a client reads it.
 """
 from __future__ import annotations
 
-import io
 import json
 from datetime import datetime
 from typing import Any
@@ -17,13 +16,12 @@ from django.urls import reverse
 from ninja.responses import NinjaJSONEncoder
 
 from monitoring.api_schemas import NO_SUCH_REPORT
-from monitoring.engine import iso_seconds
+from monitoring.engine import STATES, iso_seconds
 from monitoring.models import Report
-from monitoring.pages import StoreDetail
+from monitoring.pages import StoreDetail, read_report_csv
 from monitoring.reports.state import fleet_figures
 from monitoring.reports.status import FleetStatus
 
-STATES = ("closed", "up", "down", "unknown")
 
 # ninja's own Content-Type for its answers, so every JSON answer looks alike.
 JSON_TYPE = "application/json; charset=utf-8"
@@ -115,11 +113,9 @@ def outages_json(*, report_id: object, text: str) -> bytes:
 
 def _read_outages_as_written(text: str) -> pd.DataFrame:
     columns = {"store_id": str, "start_utc": str, "end_utc": str, "minutes": "float64", "ongoing": str}
-    frame = pd.read_csv(io.StringIO(text), dtype=columns, keep_default_na=False) if text else pd.DataFrame(
+    frame = read_report_csv(text, dtype=columns) if text else pd.DataFrame(
         {name: pd.Series(dtype=kind) for name, kind in columns.items()}
     )
-    guarded = frame["store_id"].str.startswith("'")
-    frame.loc[guarded, "store_id"] = frame.loc[guarded, "store_id"].str[1:]
     frame["ongoing"] = frame["ongoing"].str.lower() == "true"
     return frame
 

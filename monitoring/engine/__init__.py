@@ -24,7 +24,7 @@ from .period import (
     store_period_end,
 )
 from .report import RollingReport, compute_report, compute_rolling_report
-from .status_now import LOOKBACK_OUTAGE_COLUMNS, STATUS_COLUMNS, lookback_outages, status_now
+from .status_now import LOOKBACK_OUTAGE_COLUMNS, STATES, STATUS_COLUMNS, lookback_outages, status_now
 from .timeline import StoreTimeline, store_timeline
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "OUTAGE_COUNT_COLUMNS",
     "REPORT_COLUMNS",
     "LOOKBACK_OUTAGE_COLUMNS",
+    "STATES",
     "STATUS_COLUMNS",
     "RollingReport",
     "StoreTimeline",

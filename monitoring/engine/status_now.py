@@ -11,6 +11,7 @@ from .stores import store_table
 from .timebase import Span
 
 CLOSED, UP, DOWN, UNKNOWN = "closed", "up", "down", "unknown"
+STATES = (CLOSED, UP, DOWN, UNKNOWN)
 STATUS_COLUMNS = ["store_id", "state", "down_since_ns"]
 LOOKBACK_OUTAGE_COLUMNS = ["store", "store_id", "start_ns", "end_ns", "ongoing"]
 
