@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
@@ -43,6 +44,43 @@ class BusinessHours(models.Model):
         return f"{self.store} day {self.weekday} {self.start_local}-{self.end_local}"
 
 
+class StoreOwner(models.Model):
+    """A store's owner (SPEC 11): a brand or franchisee, an opaque name from the owners source.
+
+    A store may have several (a brand and its franchisee): each of them sees it. A store
+    with none is seen by staff only.
+    """
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="owners")
+    owner = models.TextField(db_collation="C")
+
+    class Meta:
+        ordering = ["owner", "store"]
+        constraints = [
+            models.UniqueConstraint(fields=["store", "owner"], name="one_row_per_store_and_owner"),
+            models.CheckConstraint(condition=~Q(owner=""), name="owner_not_empty"),
+        ]
+        # An owner's stores: what every scoped read looks up (monitoring/access.py).
+        indexes = [models.Index(fields=["owner", "store"], name="owner_stores")]
+
+    def __str__(self) -> str:
+        return f"{self.store} owned by {self.owner}"
+
+
+class UserOwner(models.Model):
+    """The owner a login user belongs to (SPEC 11). A user without one is staff."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="owner_of")
+    owner = models.TextField(db_collation="C")
+
+    class Meta:
+        ordering = ["owner", "user"]
+        constraints = [models.CheckConstraint(condition=~Q(owner=""), name="user_owner_not_empty")]
+
+    def __str__(self) -> str:
+        return f"{self.user} of {self.owner}"
+
+
 class StatusPoll(models.Model):
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="polls", db_index=False)
     timestamp = models.DateTimeField()
@@ -71,6 +109,7 @@ class IngestRun(models.Model):
         POLLS = "polls", "Status polls"
         HOURS = "hours", "Business hours"
         TIMEZONES = "timezones", "Timezones"
+        OWNERS = "owners", "Owners"
 
     path = models.TextField()
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -206,6 +245,9 @@ class Report(models.Model):
     store_count = models.PositiveIntegerField(null=True, blank=True)
     poll_count = models.BigIntegerField(null=True, blank=True)
     requested_by = models.CharField(max_length=200, blank=True, default="")
+    # The owner whose client triggered it: the report holds that owner's stores only and is
+    # seen by that owner's clients and staff (SPEC 11). Blank: a staff report of every store.
+    owner = models.TextField(blank=True, default="", db_collation="C")
     error = models.TextField(blank=True, default="")
     csv = models.TextField(blank=True, default="")
     # SPEC 7's outage list, and the report page's outage figures per store (engine.OUTAGE_COUNT_COLUMNS).
@@ -220,7 +262,10 @@ class Report(models.Model):
 
     class Meta:
         ordering = ["-requested_at"]
-        indexes = [models.Index(fields=["state", "requested_at"], name="report_queue")]
+        indexes = [
+            models.Index(fields=["state", "requested_at"], name="report_queue"),
+            models.Index(fields=["owner", "-requested_at"], name="report_owner_newest"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.id} {self.state}"
@@ -276,6 +321,9 @@ class ApiToken(models.Model):
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     prefix = models.CharField(max_length=8, editable=False, help_text="first characters, to recognise it")
     active = models.BooleanField(default=True, help_text="untick to revoke")
+    owner = models.TextField(
+        blank=True, default="", db_collation="C", help_text="the owner whose stores it sees (SPEC 11); blank: staff, every store"
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
 
@@ -326,11 +374,13 @@ class AlertEvent(models.Model):
 
 
 class WebhookSubscription(models.Model):
-    """A receiver of every alert event: POSTed JSON signed with its secret."""
+    """A receiver of the alert events of its owner's stores (every store's, for staff): POSTed JSON signed with its secret."""
 
     # Only http and https: the deliverer speaks nothing else (URLField alone also allows ftp).
-    url = models.URLField(
-        max_length=2000, unique=True, validators=[URLValidator(schemes=["http", "https"])], help_text="http:// or https://"
+    url = models.URLField(max_length=2000, validators=[URLValidator(schemes=["http", "https"])], help_text="http:// or https://")
+    # Unique per owner, not overall: a refused URL must not tell one owner that another subscribed it.
+    owner = models.TextField(
+        blank=True, default="", db_collation="C", help_text="events of this owner's stores only (SPEC 11); blank: staff, every store"
     )
     # Kept as given: the HMAC needs it in clear. Anyone reading the database could sign.
     secret = models.CharField(max_length=200)
@@ -339,9 +389,10 @@ class WebhookSubscription(models.Model):
 
     class Meta:
         ordering = ["created_at"]
+        constraints = [models.UniqueConstraint(fields=["owner", "url"], name="one_subscription_per_owner_and_url")]
 
     def __str__(self) -> str:
-        return self.url
+        return self.url if not self.owner else f"{self.url} ({self.owner})"
 
 
 class WebhookDelivery(models.Model):
