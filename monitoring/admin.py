@@ -1,7 +1,13 @@
-"""Admin: stores and hours are editable; loaded facts and reports are read-only records."""
-from django.contrib import admin, messages
+"""Admin: stores, hours and owners are editable; loaded facts and reports are read-only records.
 
-from monitoring.access import api_token_create
+Staff only: the middleware answers an owner's user 404 here, whatever its is_staff says (SPEC 11).
+"""
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+
+from monitoring.access import OWNER_MAX_CHARS, IdentityRefused, api_token_create, owner_name
 from monitoring.models import (
     AlertEvent,
     ApiToken,
@@ -13,6 +19,8 @@ from monitoring.models import (
     RetentionDrop,
     StatusPoll,
     Store,
+    StoreOwner,
+    UserOwner,
     WebhookDelivery,
     WebhookSubscription,
 )
@@ -33,12 +41,52 @@ class BusinessHoursInline(admin.TabularInline):
     extra = 0
 
 
+class StoreOwnerInline(admin.TabularInline):
+    model = StoreOwner
+    extra = 0
+
+
 @admin.register(Store)
 class StoreAdmin(admin.ModelAdmin):
     list_display = ["store_id", "timezone"]
-    search_fields = ["store_id"]
+    search_fields = ["store_id", "owners__owner"]
     list_filter = ["timezone"]
-    inlines = [BusinessHoursInline]
+    inlines = [StoreOwnerInline, BusinessHoursInline]
+
+
+@admin.register(StoreOwner)
+class StoreOwnerAdmin(admin.ModelAdmin):
+    list_display = ["owner", "store"]
+    search_fields = ["owner", "store__store_id"]
+    raw_id_fields = ["store"]
+    list_select_related = ["store"]
+
+
+class UserOwnerInline(admin.StackedInline):
+    """A user with an owner sees only the owner's stores; without one, every store (staff)."""
+
+    model = UserOwner
+    can_delete = True
+    verbose_name = "owner"
+    verbose_name_plural = "owner (SPEC 11): leave empty for staff, who see every store"
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserWithOwnerAdmin(UserAdmin):
+    inlines = [*UserAdmin.inlines, UserOwnerInline]
+    list_display = [*UserAdmin.list_display, "owner"]
+
+    @admin.display(description="owner", ordering="owner_of__owner")
+    def owner(self, user) -> str:
+        link = getattr(user, "owner_of", None)
+        return link.owner if link is not None else "staff"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("owner_of")
 
 
 @admin.register(BusinessHours)
@@ -84,8 +132,8 @@ class IngestRunAdmin(ReadOnlyAdmin):
 
 @admin.register(Report)
 class ReportAdmin(ReadOnlyAdmin):
-    list_display = ["id", "state", "as_of", "now", "requested_at", "finished_at", "store_count"]
-    list_filter = ["state"]
+    list_display = ["id", "state", "owner", "as_of", "now", "requested_at", "finished_at", "store_count"]
+    list_filter = ["state", "owner"]
     exclude = list(Report.BULKY_FIELDS)  # up to megabytes of text; download it from the report page
 
 
@@ -95,19 +143,34 @@ class ReportShardAdmin(ReadOnlyAdmin):
     exclude = ["csv_rows"]
 
 
+class OwnerNameForm(forms.ModelForm):
+    """The owner as one line, checked as the commands check it (access.owner_name)."""
+
+    owner = forms.CharField(required=False, max_length=OWNER_MAX_CHARS, help_text="blank: staff, sees every store")
+
+    def clean_owner(self) -> str:
+        try:
+            return owner_name(self.cleaned_data["owner"])
+        except IdentityRefused as refused:
+            raise forms.ValidationError(str(refused)) from None
+
+
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
     """Create a token here; its secret is shown once, in the message after saving."""
 
-    list_display = ["name", "prefix", "active", "created_at", "last_used_at"]
-    fields = ["name", "active", "prefix", "created_at", "last_used_at"]
+    form = OwnerNameForm
+
+    list_display = ["name", "owner", "prefix", "active", "created_at", "last_used_at"]
+    list_filter = ["active", "owner"]
+    fields = ["name", "owner", "active", "prefix", "created_at", "last_used_at"]
     readonly_fields = ["prefix", "created_at", "last_used_at"]
 
     def save_model(self, request, obj, form, change) -> None:
         if change:
             super().save_model(request, obj, form, change)
             return
-        issued = api_token_create(name=obj.name)
+        issued = api_token_create(name=obj.name, owner=obj.owner)
         obj.pk, obj.key_hash, obj.prefix = issued.token.pk, issued.token.key_hash, issued.token.prefix
         messages.warning(request, f"Token for {obj.name}: {issued.secret}  (copy it now: it is not shown again)")
 
@@ -125,8 +188,9 @@ class AlertEventAdmin(ReadOnlyAdmin):
 
 @admin.register(WebhookSubscription)
 class WebhookSubscriptionAdmin(admin.ModelAdmin):
-    list_display = ["url", "active", "created_at"]
-    list_filter = ["active"]
+    form = OwnerNameForm
+    list_display = ["url", "owner", "active", "created_at"]
+    list_filter = ["active", "owner"]
 
 
 @admin.register(WebhookDelivery)

@@ -23,12 +23,12 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import URLPattern
 from django.utils.cache import patch_vary_headers
 from ninja import NinjaAPI, Query, Status
-from ninja.errors import ValidationError
+from ninja.errors import HttpError, ValidationError
 from ninja.openapi.docs import Swagger
 from ninja.renderers import JSONRenderer
 from pydantic import WithJsonSchema
 
-from monitoring.access import client_identity, may_load_sources
+from monitoring.access import client_identity, is_staff_request, request_scope
 from monitoring.api_schemas import (
     Health,
     NotFound,
@@ -42,13 +42,17 @@ from monitoring.api_schemas import (
     ReportStatus,
     SourceLoaded,
     StoreAnswer,
+    Subscription,
+    SubscriptionList,
+    SubscriptionNew,
     Triggered,
 )
-from monitoring.http_errors import ROOT_ENDPOINTS, problem
+from monitoring.alerts.webhooks import SubscriptionError, subscription_add, subscription_get
+from monitoring.http_errors import ROOT_ENDPOINTS, not_for_this_identity, problem
 from monitoring.ingest.overview import data_overview
 from monitoring.ingest.sources import upload_round
 from monitoring.ingest.summary import load_answer
-from monitoring.models import Report
+from monitoring.models import Report, WebhookSubscription
 from monitoring.report_answers import (
     JSON_TYPE,
     PreciseJSONEncoder,
@@ -147,6 +151,12 @@ api.add_exception_handler(RequestDataTooBig, _answer_too_much_data)
 api.add_exception_handler(TooManyFieldsSent, _answer_too_much_data)
 
 
+@api.exception_handler(HttpError)
+def _answer_ninja_refusal(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    # Ninja's own refusals (a schema's JSON body that cannot be parsed) in the API's shape, not {"detail": …}.
+    return problem(status=exc.status_code, error=f"the request was refused: {exc}")
+
+
 @api.exception_handler(ValidationError)
 def _answer_invalid_parameter(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     # loc is e.g. ("query", "format"): name the parameter, not where ninja found it.
@@ -197,7 +207,12 @@ def _wants_csv(request: HttpRequest, output: Output | None) -> bool:
 
 
 def _report_answer(request: HttpRequest, *, report_id: str, output: Output | None) -> HttpResponse:
-    return _with_vary(_answer_for(request, report=report_get(report_id=report_id, with_csv=False), output=output))
+    return _with_vary(_answer_for(request, report=_report(request, report_id), output=output))
+
+
+def _report(request: HttpRequest, report_id: str) -> Report | None:
+    """The report without its CSV, if the client may see it: another owner's is not found (SPEC 11)."""
+    return report_get(report_id=report_id, scope=request_scope(request), with_csv=False)
 
 
 def _with_vary(answer: HttpResponse) -> HttpResponse:
@@ -286,7 +301,7 @@ def trigger_report(
     except RequestError as refused:
         raise ApiError(refused.status, str(refused)) from None
     try:
-        report = report_create(request=asked, requested_by=client_identity(request))
+        report = report_create(request=asked, requested_by=client_identity(request), scope=request_scope(request))
     except TriggerLimitReached as refused:
         raise ApiError(429, str(refused), {"Retry-After": str(refused.retry_after_seconds)}) from None
     return {"status": "success", "report_id": report.id}
@@ -313,7 +328,7 @@ def get_report_by_path(request: HttpRequest, report_id: ReportId, output: Output
 
 @api.get("/reports", response={200: ReportList, **PROBLEMS}, url_name="reports", tags=["Reports"], summary="Recent reports, newest first")
 def reports(request: HttpRequest, limit: int = Query(20, ge=1, le=100)) -> Any:
-    return {"reports": [report_status(report=report) for report in report_list(limit=limit)]}
+    return {"reports": [report_status(report=report) for report in report_list(scope=request_scope(request), limit=limit)]}
 
 
 # Before the report's own path: {path:report_id} would swallow ".../outages" and ".../stores/...".
@@ -324,7 +339,7 @@ def reports(request: HttpRequest, limit: int = Query(20, ge=1, le=100)) -> Any:
     openapi_extra=CSV_DOWNLOAD,
 )
 def report_outages(request: HttpRequest, report_id: ReportId, output: Output | None = FORMAT) -> HttpResponse:
-    report = report_get(report_id=report_id, with_csv=False)
+    report = _report(request, report_id)
     if report is None or report.state != Report.State.COMPLETE:
         return _with_vary(_answer_for(request, report=report, output=output))
     if _wants_csv(request, output):
@@ -344,7 +359,7 @@ def _outages_answer(report_id: uuid.UUID) -> bytes:
     url_name="report_store", tags=["Reports"], summary="One store of a report: figures, hours, zone and outages",
 )
 def report_store(request: HttpRequest, report_id: ReportId, store_id: str) -> Any:
-    report = report_get(report_id=report_id, with_csv=False)
+    report = _report(request, report_id)
     if report is None or report.state != Report.State.COMPLETE:
         return _answer_for(request, report=report, output="json")
     detail = store_detail(report=report, store_id=store_id)
@@ -358,7 +373,7 @@ def report_store(request: HttpRequest, report_id: ReportId, store_id: str) -> An
     tags=["Reports"], summary="One report's state, progress and figures",
 )
 def report_detail(request: HttpRequest, report_id: ReportId) -> Any:
-    report = report_get(report_id=report_id, with_csv=False)
+    report = _report(request, report_id)
     if report is None:
         return no_such_report()
     return report_status(report=report)
@@ -387,7 +402,68 @@ def health(request: HttpRequest) -> Any:
     description="At the database's now (the latest poll). `?state=down` keeps the stores down now, longest first.",
 )
 def status(request: HttpRequest, state: Literal["closed", "up", "down", "unknown"] | None = Query(None)) -> Any:
-    return HttpResponse(status_json(fleet=fleet_status(), state=state), content_type=JSON_TYPE)
+    return HttpResponse(status_json(fleet=fleet_status(scope=request_scope(request)), state=state), content_type=JSON_TYPE)
+
+
+def _subscription(subscription: WebhookSubscription) -> dict[str, Any]:
+    return {
+        "id": subscription.pk, "url": subscription.url, "owner": subscription.owner or None,
+        "active": subscription.active, "created_at": subscription.created_at,
+    }
+
+
+def _no_such_subscription(subscription_id: str) -> HttpResponse:
+    # The same answer for an id that never existed and for another owner's (SPEC 11).
+    return problem(status=404, error=f"no webhook subscription {subscription_id[:64]!r}")
+
+
+def _subscription_in_scope(request: HttpRequest, subscription_id: str) -> WebhookSubscription | None:
+    if not subscription_id.isdigit() or len(subscription_id) > 18:
+        return None  # what an id cannot be is not found, as an id that does not exist
+    try:
+        return subscription_get(ref=subscription_id, scope=request_scope(request))
+    except SubscriptionError:
+        return None
+
+
+WEBHOOKS = "Alerts"
+
+
+@api.get("/webhooks", response={200: SubscriptionList, **PROBLEMS}, url_name="webhooks", tags=[WEBHOOKS],
+         summary="Your webhook subscriptions (an owner's client: its own)")
+def webhooks(request: HttpRequest) -> Any:
+    return {"subscriptions": [_subscription(s) for s in request_scope(request).subscriptions().order_by("pk")]}
+
+
+@api.post(
+    "/webhooks", response={201: Subscription, 400: Problem, **PROBLEMS}, url_name="webhook_add", tags=[WEBHOOKS],
+    summary="Subscribe a URL to the alert events (an owner's client: of its own stores)",
+    description="Every store.down and store.recovered event decided afterwards is POSTed to the URL, signed with the secret "
+    "(docs/alerts.md). 422 for a URL that is not http(s) or is already subscribed by you.",
+)
+def webhook_add(request: HttpRequest, body: SubscriptionNew) -> Any:
+    try:
+        subscription = subscription_add(url=body.url, secret=body.secret, scope=request_scope(request))
+    except SubscriptionError as refused:
+        raise ApiError(422, str(refused)) from None
+    return Status(201, _subscription(subscription))
+
+
+@api.get("/webhooks/{subscription_id}", response={200: Subscription, 404: Problem, **PROBLEMS}, url_name="webhook",
+         tags=[WEBHOOKS], summary="One of your webhook subscriptions")
+def webhook(request: HttpRequest, subscription_id: str) -> Any:
+    subscription = _subscription_in_scope(request, subscription_id)
+    return _no_such_subscription(subscription_id) if subscription is None else _subscription(subscription)
+
+
+@api.delete("/webhooks/{subscription_id}", response={204: None, 404: Problem, **PROBLEMS}, url_name="webhook_remove",
+            tags=[WEBHOOKS], summary="Unsubscribe (its queued deliveries are dropped)")
+def webhook_remove(request: HttpRequest, subscription_id: str) -> Any:
+    subscription = _subscription_in_scope(request, subscription_id)
+    if subscription is None:
+        return _no_such_subscription(subscription_id)
+    subscription.delete()
+    return Status(204, None)
 
 
 # The body is read here, not by ninja, so that an upload over the cap is refused before a byte
@@ -402,11 +478,11 @@ UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-dat
     "/sources", response={200: SourceLoaded, 400: Problem, 403: Problem, 405: Problem, 413: Problem, 422: SourceLoaded | Problem},
     url_name="sources", tags=["Data"], summary="Load a CSV, CSV.gz or zip of CSV files (SPEC 10)", openapi_extra=UPLOAD_BODY,
     description="Each file (each member of a zip) is recognised by its header and loaded like any source. "
-    "200: every file loaded; 422: a file could not be loaded (the summary says which and why). Staff only when auth is on.",
+    "200: every file loaded; 422: a file could not be loaded (the summary says which and why). Staff only: an owner's client gets 404.",
 )
 def load_source(request: HttpRequest) -> Any:
-    if not may_load_sources(request):
-        raise ApiError(403, "loading data needs a staff token or login")
+    if not is_staff_request(request):
+        return not_for_this_identity(request)
     if int(request.META.get("CONTENT_LENGTH") or 0) > settings.SOURCE_MAX_BYTES:
         raise ApiError(413, f"the upload is larger than SOURCE_MAX_BYTES ({settings.SOURCE_MAX_BYTES:,} bytes)")
     try:
@@ -422,13 +498,15 @@ def load_source(request: HttpRequest) -> Any:
 # --- URLs ------------------------------------------------------------------------------
 
 
-# Endpoints that change state (a new report): HEAD is refused on them, since a HEAD answered
-# as GET would create a report for a probe; and a logged-in browser must show intent (below).
-STATE_CHANGING = ("trigger_report",)
+# Endpoints where even GET changes state (a new report): HEAD is refused on them, since a HEAD
+# answered as GET would create a report for a probe; and a logged-in browser must show intent
+# (below), as it must for every POST and DELETE.
+STATE_CHANGING_ON_GET = ("trigger_report",)
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 REFUSED_HEAD = "HEAD would create a report here: HEAD changes nothing; use GET or POST"
 SESSION_WRITE = (
-    "a logged-in browser triggers with POST and the CSRF token (the X-CSRFToken header, from the csrftoken "
-    "cookie) from this site; programs send 'Authorization: Bearer <token>' instead"
+    "a logged-in browser writes with POST or DELETE and the CSRF token (the X-CSRFToken header, from the "
+    "csrftoken cookie) from this site; programs send 'Authorization: Bearer <token>' instead"
 )
 
 
@@ -444,7 +522,7 @@ def _without_intent(request: HttpRequest) -> bool:
     """
     if getattr(request, "api_token", None) is not None or not request.user.is_authenticated:
         return False
-    if request.method != "POST":
+    if request.method in SAFE_METHODS:
         return True  # a GET from a logged-in browser may be an <img> on any page
     # The check reads a form's csrfmiddlewaretoken through request.POST, which consumes a multipart
     # body's stream: cache the raw body first, which the trigger then still reads for its fields.
@@ -454,8 +532,8 @@ def _without_intent(request: HttpRequest) -> bool:
 
 def _http_methods(view: Callable[..., HttpResponse], *, changes_state: bool) -> Callable[..., HttpResponse]:
     """HEAD answered as GET (probes and `curl -I` send it; the server drops the body), but refused
-    where GET changes state; and a wrong method answered in the API's JSON shape instead of ninja's
-    bare text 405."""
+    where GET changes state; a session's write without intent refused; and a wrong method answered
+    in the API's JSON shape instead of ninja's bare text 405."""
 
     @wraps(view)  # keeps csrf_exempt
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -464,7 +542,7 @@ def _http_methods(view: Callable[..., HttpResponse], *, changes_state: bool) -> 
             answer = problem(status=405, error=REFUSED_HEAD)
             answer["Allow"] = "GET, POST"
             return answer
-        if changes_state and _without_intent(request):
+        if (changes_state or method not in SAFE_METHODS) and _without_intent(request):
             return problem(status=403, error=SESSION_WRITE)
         request.method = "GET" if method == "HEAD" else method
         response = view(request, *args, **kwargs)
@@ -484,7 +562,7 @@ def _http_methods(view: Callable[..., HttpResponse], *, changes_state: bool) -> 
 def _patterns() -> list[URLPattern]:
     patterns, _app, _namespace = api.urls
     return [
-        URLPattern(p.pattern, _http_methods(p.callback, changes_state=p.name in STATE_CHANGING), p.default_args, p.name)
+        URLPattern(p.pattern, _http_methods(p.callback, changes_state=p.name in STATE_CHANGING_ON_GET), p.default_args, p.name)
         for p in patterns
     ]
 

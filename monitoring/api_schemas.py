@@ -54,6 +54,7 @@ class ReportStatus(Schema):
     end: datetime | None = Field(description="an interval report's end (exclusive)")
     period: Literal["day", "week", "month"] | None = Field(description="a period report's kind")
     date: date_type | None = Field(description="the date inside a period report's period")
+    owner: str | None = Field(description="the owner whose stores it holds (its client triggered it); null: every store")
     effective_end: datetime | None = Field(description="where the stores' periods ended (the latest), once Complete")
     periods_cut: bool = Field(description="some store's period was cut at the latest poll")
     fleet: Fleet | None = Field(description="a Complete period report's figures over all stores, and the previous period's")
@@ -174,3 +175,22 @@ class FleetStatusAnswer(Schema):
     now: datetime | None = Field(description="the latest poll: the instant the states are at")
     counts: dict[str, int] = Field(description="stores in each state (before the filter)")
     stores: list[StoreNow] = Field(description="by store_id; with ?state=down, longest down first")
+
+
+class Subscription(Schema):
+    """A webhook subscription (SPEC 9, 11); its secret is never answered back."""
+
+    id: int
+    url: str
+    owner: str | None = Field(description="it gets the events of this owner's stores only; null: every store's (staff)")
+    active: bool
+    created_at: datetime
+
+
+class SubscriptionList(Schema):
+    subscriptions: list[Subscription]
+
+
+class SubscriptionNew(Schema):
+    url: str = Field(pattern=r"^https?://", max_length=2000, description="http:// or https://; an owner's client subscribes for its own stores")
+    secret: str = Field(min_length=1, max_length=200, description="signs every body (X-Monitoring-Signature)")

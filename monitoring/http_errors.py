@@ -62,6 +62,12 @@ def unknown_path(request: HttpRequest) -> HttpResponse:
     return page_not_found(request, Http404())
 
 
+def not_for_this_identity(request: HttpRequest) -> HttpResponse:
+    """What a staff-only page or endpoint answers an owner's client: exactly an unknown path's 404
+    (SPEC 11), so the client learns nothing, not even that the path exists."""
+    return page_not_found(request, Http404())
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     if is_api_path(request.path):
         return problem(status=500, error="the server failed on this request; the error is logged")

@@ -8,11 +8,12 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from monitoring.access import api_token_for_request
-from monitoring.http_errors import API_PREFIXES, is_api_path
+from monitoring.access import api_token_for_request, request_scope
+from monitoring.http_errors import API_PREFIXES, is_api_path, not_for_this_identity
 
 # Reachable without credentials: the logins (the pages' and the admin's), health is for probes.
-OPEN_PREFIXES = ("/accounts/login/", "/admin/", "/static/", *(f"/{prefix}health" for prefix in API_PREFIXES if prefix))
+ADMIN_PREFIX = "/admin/"
+OPEN_PREFIXES = ("/accounts/login/", ADMIN_PREFIX, "/static/", *(f"/{prefix}health" for prefix in API_PREFIXES if prefix))
 
 
 class AccessControlMiddleware:
@@ -34,6 +35,9 @@ class AccessControlMiddleware:
                 )
             if not is_api and not signed_in:
                 return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+        if path.startswith(ADMIN_PREFIX) and not request_scope(request).is_staff:
+            # The admin shows every store: an owner's user, even one marked is_staff, is not let in (SPEC 11).
+            return not_for_this_identity(request)
         return self.get_response(request)
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 from django.urls import reverse
 
 from monitoring import svg_chart
+from monitoring.access import StoreScope
 from monitoring.engine import (
     OUTAGE_COUNT_COLUMNS,
     REPORT_COLUMNS,
@@ -126,10 +127,10 @@ def _empty_frame(layout: Layout) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=str if name == "store_id" else "float64") for name in layout.names})
 
 
-def report_for_page(*, report_id: UUID) -> Report | None:
-    """The report without its CSV (a megabyte for 14,000 stores): the parsed
+def report_for_page(*, report_id: UUID, scope: StoreScope) -> Report | None:
+    """The report in scope without its CSV (a megabyte for 14,000 stores): the parsed
     frame is cached, so the text is fetched only when the cache misses."""
-    return Report.objects.defer(*Report.BULKY_FIELDS).filter(pk=report_id).first()
+    return scope.reports().defer(*Report.BULKY_FIELDS).filter(pk=report_id).first()
 
 
 def parse_report_csv(*, text: str, layout: Layout = ROLLING) -> pd.DataFrame:
@@ -383,13 +384,14 @@ class FleetNow:
     report: Report | None  # the report the store links go to
 
 
-def fleet_now() -> FleetNow:
-    """Status now for the Now page: the stores down, longest first, linked to the newest report."""
-    fleet = fleet_status()
+def fleet_now(*, scope: StoreScope) -> FleetNow:
+    """Status now for the Now page: the stores in scope down, longest first, linked to the newest report in scope."""
+    fleet = fleet_status(scope=scope)
     stores = fleet.stores
     counts = {state: int((stores["state"] == state).sum()) for state in STATES}
     down = stores[stores["state"] == "down"].sort_values("down_since_ns", kind="stable")
-    report = Report.objects.defer(*Report.BULKY_FIELDS).filter(state=Report.State.COMPLETE, kind=Report.Kind.ROLLING).first()
+    complete = scope.reports().filter(state=Report.State.COMPLETE, kind=Report.Kind.ROLLING)
+    report = complete.defer(*Report.BULKY_FIELDS).first()
     known = set(parsed_report(report=report).frame["store_id"]) if report is not None else set()
     now_ns = pd.Timestamp(fleet.now).value
     listed = [

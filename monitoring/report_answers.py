@@ -6,6 +6,7 @@ these, so a report looks the same wherever a client reads it.
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -65,6 +66,7 @@ def report_status(*, report: Report) -> dict[str, Any]:
         **{name: getattr(report, name) for group in (PROGRESS, FIGURES, TIMES, ASKED) for name in group},
         "period": report.period or None,
         "date": report.period_date,
+        "owner": report.owner or None,
         "fleet": fleet_figures(report.period_totals) if complete and report.kind != Report.Kind.ROLLING else None,
         "error": report.error,
         "page_url": reverse("report", args=[report.id]),
@@ -140,17 +142,27 @@ def _second(instant) -> str:
     return pd.Timestamp(instant).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# Each (data version, owner, filter) answer, oldest first: a few owners' and staff's, per filter.
+STATUS_ANSWERS_KEPT = 32
 _status_answers: dict[tuple, bytes] = {}
+_status_answers_lock = threading.Lock()
 
 
 def status_json(*, fleet: FleetStatus, state: str | None) -> bytes:
     """Status now as its JSON answer, filtered to one state (the down stores longest first);
     rendered once per data version and filter, as the status itself is computed once."""
     key = (fleet.version, state)
-    if key not in _status_answers:
-        _status_answers.clear()  # only the current version's answers are ever asked again
-        _status_answers[key] = _render_status(fleet=fleet, state=state)
-    return _status_answers[key]
+    with _status_answers_lock:
+        kept = _status_answers.get(key)
+    if kept is not None:
+        return kept
+    rendered = _render_status(fleet=fleet, state=state)
+    with _status_answers_lock:
+        if len(_status_answers) >= STATUS_ANSWERS_KEPT:
+            # Older data versions are never asked again; owners' answers of this version may be.
+            _status_answers.pop(next(iter(_status_answers)))
+        _status_answers[key] = rendered
+    return rendered
 
 
 def _render_status(*, fleet: FleetStatus, state: str | None) -> bytes:

@@ -20,8 +20,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from monitoring import pages, report_answers, report_tables
-from monitoring.access import client_identity, may_load_sources
+from monitoring.access import client_identity, is_staff_request, request_scope
 from monitoring.alerts.listing import events_recent
+from monitoring.http_errors import not_for_this_identity
 from monitoring.ingest.overview import data_overview, history_kept, latest_loads, remote_sources
 from monitoring.ingest.sources import upload_round
 from monitoring.ingest.summary import load_answer
@@ -106,7 +107,9 @@ def report_trigger(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _trigger_refused(request, form, status=400)
     try:
-        report = report_create(request=form.cleaned_data["request"], requested_by=client_identity(request))
+        report = report_create(
+            request=form.cleaned_data["request"], requested_by=client_identity(request), scope=request_scope(request)
+        )
     except TriggerLimitReached:
         form.add_error(None, "Too many reports asked for recently from here; please try again later.")
         return _trigger_refused(request, form, status=429)
@@ -125,7 +128,7 @@ def report_lookup(request: HttpRequest) -> HttpResponse:
         return _index_page(request, trigger_form=TriggerForm(), lookup_form=form, status=400)
     typed = form.cleaned_data["report_id"].strip()
     found = UUID_IN_TEXT.search(typed)
-    report = report_get(report_id=found.group(0) if found else typed)
+    report = report_get(report_id=found.group(0) if found else typed, scope=request_scope(request))
     if report is None:
         return _not_found(request, f"There is no report with the id “{typed}”.", lookup_form=form)
     return redirect("report", report_id=report.id)
@@ -133,7 +136,7 @@ def report_lookup(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def report_detail(request: HttpRequest, report_id: UUID) -> HttpResponse:
-    report = pages.report_for_page(report_id=report_id)
+    report = pages.report_for_page(report_id=report_id, scope=request_scope(request))
     if report is None:
         return _not_found(request, f"There is no report with the id “{report_id}”.")
     context = {"report": report, "status": report_answers.report_status(report=report), **_result_context(report, request)}
@@ -142,7 +145,7 @@ def report_detail(request: HttpRequest, report_id: UUID) -> HttpResponse:
 
 @require_GET
 def report_status(request: HttpRequest, report_id: UUID) -> HttpResponse:
-    report = report_get(report_id=str(report_id), with_csv=False)
+    report = report_get(report_id=str(report_id), scope=request_scope(request), with_csv=False)
     if report is None:
         return report_answers.no_such_report()
     return report_answers.json_answer(data=report_answers.report_status(report=report))
@@ -150,7 +153,7 @@ def report_status(request: HttpRequest, report_id: UUID) -> HttpResponse:
 
 @require_GET
 def report_csv(request: HttpRequest, report_id: UUID) -> HttpResponse:
-    report = report_get(report_id=str(report_id))
+    report = report_get(report_id=str(report_id), scope=request_scope(request))
     if report is None or report.state != Report.State.COMPLETE:
         return _not_found(request, "This report has no CSV: it does not exist or is not complete.")
     return report_answers.csv_download(report=report)
@@ -158,7 +161,7 @@ def report_csv(request: HttpRequest, report_id: UUID) -> HttpResponse:
 
 @require_GET
 def report_store(request: HttpRequest, report_id: UUID, store_id: str) -> HttpResponse:
-    report = pages.report_for_page(report_id=report_id)
+    report = pages.report_for_page(report_id=report_id, scope=request_scope(request))
     detail = pages.store_detail(report=report, store_id=store_id) if report is not None else None
     if detail is None:
         return _not_found(request, f"This report has no store “{store_id}”.")
@@ -168,7 +171,8 @@ def report_store(request: HttpRequest, report_id: UUID, store_id: str) -> HttpRe
 @require_GET
 def status_now(request: HttpRequest) -> HttpResponse:
     """Stores down right now, longest first, and how the fleet stands (SPEC 9's status now)."""
-    return render(request, "monitoring/now.html", {"now": pages.fleet_now(), "refresh_seconds": NOW_REFRESH_SECONDS})
+    context = {"now": pages.fleet_now(scope=request_scope(request)), "refresh_seconds": NOW_REFRESH_SECONDS}
+    return render(request, "monitoring/now.html", context)
 
 
 class UploadForm(PageForm):
@@ -178,20 +182,24 @@ class UploadForm(PageForm):
 @require_GET
 def alerts(request: HttpRequest) -> HttpResponse:
     """The alert events (SPEC 9), newest first, with how their webhook deliveries stand."""
-    context = {"events": events_recent(), "after_minutes": settings.ALERT_AFTER_MINUTES, "refresh_seconds": NOW_REFRESH_SECONDS}
+    context = {"events": events_recent(scope=request_scope(request)), "after_minutes": settings.ALERT_AFTER_MINUTES, "refresh_seconds": NOW_REFRESH_SECONDS}
     return render(request, "monitoring/alerts.html", context)
 
 
 @require_GET
 def data_status(request: HttpRequest) -> HttpResponse:
+    """The loads, the history kept and the upload form: staff only (an owner's login gets the 404 of
+    an unknown page), since the loads' rejected rows quote every store's lines."""
+    if not is_staff_request(request):
+        return not_for_this_identity(request)
     return _data_page(request, upload_form=UploadForm())
 
 
 @require_POST
 def data_upload(request: HttpRequest) -> HttpResponse:
     """Load an uploaded source and show its per-file summary (the answer of POST /api/v1/sources)."""
-    if not may_load_sources(request):
-        return _data_page(request, upload_form=UploadForm(), status=403, refused="Loading data needs a staff login.")
+    if not is_staff_request(request):
+        return not_for_this_identity(request)
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return _data_page(request, upload_form=form, status=400)
@@ -200,10 +208,10 @@ def data_upload(request: HttpRequest) -> HttpResponse:
     return _data_page(request, upload_form=UploadForm(), loaded=answer, status=200 if answer["ok"] else 422)
 
 
-def _data_page(request: HttpRequest, *, upload_form: UploadForm, status: int = 200, loaded: dict | None = None, refused: str = "") -> HttpResponse:
+def _data_page(request: HttpRequest, *, upload_form: UploadForm, status: int = 200, loaded: dict | None = None) -> HttpResponse:
     context = {
         "overview": data_overview(), "history": history_kept(), "loads": latest_loads(), "remote": remote_sources(),
-        "upload_form": upload_form, "loaded": loaded, "refused": refused,
+        "upload_form": upload_form, "loaded": loaded,
     }
     return render(request, "monitoring/data.html", context, status=status)
 
@@ -212,7 +220,7 @@ def _index_page(request: HttpRequest, *, trigger_form: TriggerForm, lookup_form:
     context = {
         "trigger_form": trigger_form,
         "lookup_form": lookup_form,
-        "reports": report_list(limit=RECENT_REPORTS),
+        "reports": report_list(scope=request_scope(request), limit=RECENT_REPORTS),
         "overview": data_overview(),
     }
     return render(request, "monitoring/index.html", context, status=status)
@@ -227,7 +235,9 @@ def _trigger_refused(request: HttpRequest, form: TriggerForm, *, status: int) ->
 
 def _not_found(request: HttpRequest, message: str, *, lookup_form: LookupForm | None = None) -> HttpResponse:
     """A friendly 404 that helps to find the right report, whatever DEBUG says."""
-    context = {"message": message, "lookup_form": lookup_form or LookupForm(), "reports": report_list(limit=5)}
+    context = {
+        "message": message, "lookup_form": lookup_form or LookupForm(), "reports": report_list(scope=request_scope(request), limit=5),
+    }
     return render(request, "404.html", context, status=404)
 
 

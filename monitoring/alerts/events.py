@@ -34,6 +34,7 @@ import pandas as pd
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
 
+from monitoring.access import store_owned_sql
 from monitoring.engine import LOOKBACK, lookback_outages
 from monitoring.engine.csv_export import iso_seconds
 from monitoring.models import AlertEvent, WebhookDelivery, WebhookSubscription
@@ -212,7 +213,9 @@ WITH given AS (
     INSERT INTO {WebhookDelivery._meta.db_table}
         (id, event_id, subscription_id, state, next_attempt_at, attempts, last_error, created_at)
     SELECT gen_random_uuid(), i.id, s.id, 'pending', now(), 0, '', now()
-    FROM inserted i CROSS JOIN {WebhookSubscription._meta.db_table} s WHERE s.active
+    FROM inserted i CROSS JOIN {WebhookSubscription._meta.db_table} s
+    -- A staff subscription gets every event, an owner's those of its stores (SPEC 11).
+    WHERE s.active AND (s.owner = '' OR {store_owned_sql(key="i.store_id", owner="s.owner")})
     ON CONFLICT DO NOTHING
     RETURNING 1
 )

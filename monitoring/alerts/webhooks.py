@@ -17,6 +17,7 @@ import numpy as np
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from monitoring.access import StoreScope
 from monitoring.engine.csv_export import iso_seconds
 from monitoring.models import WebhookSubscription
 
@@ -41,9 +42,10 @@ class Answer:
     error: str = ""
 
 
-def subscription_add(*, url: str, secret: str) -> WebhookSubscription:
-    """A new active subscription; only http and https URLs (the model's validator)."""
-    subscription = WebhookSubscription(url=url.strip(), secret=secret)
+def subscription_add(*, url: str, secret: str, scope: StoreScope) -> WebhookSubscription:
+    """A new active subscription of the scope (an owner's gets its stores' events only, SPEC 11);
+    only http and https URLs (the model's validator), one per URL and owner."""
+    subscription = WebhookSubscription(url=url.strip(), secret=secret, owner=scope.recorded_owner)
     try:
         subscription.full_clean()
     except ValidationError as error:
@@ -53,19 +55,23 @@ def subscription_add(*, url: str, secret: str) -> WebhookSubscription:
     return subscription
 
 
-def subscription_remove(*, ref: str) -> WebhookSubscription:
-    """Delete a subscription named by its id or its URL (its queued deliveries go with it)."""
-    subscription = subscription_get(ref=ref)
+def subscription_remove(*, ref: str, scope: StoreScope) -> WebhookSubscription:
+    """Delete a subscription in scope named by its id or its URL (its queued deliveries go with it)."""
+    subscription = subscription_get(ref=ref, scope=scope)
     subscription.delete()
     return subscription
 
 
-def subscription_get(*, ref: str) -> WebhookSubscription:
-    """The subscription with this id or URL."""
-    found = WebhookSubscription.objects.filter(pk=int(ref)) if ref.isdigit() else WebhookSubscription.objects.filter(url=ref)
-    subscription = found.first()
+def subscription_get(*, ref: str, scope: StoreScope) -> WebhookSubscription:
+    """The subscription in scope with this id or URL; another owner's is not found, like an unknown one.
+
+    Staff naming a URL several owners subscribed gets the first; its id tells them apart.
+    """
+    mine = scope.subscriptions()
+    found = mine.filter(pk=int(ref)) if ref.isdigit() and len(ref) < 19 else mine.filter(url=ref)
+    subscription = found.order_by("pk").first()
     if subscription is None:
-        raise SubscriptionError(f"no subscription {ref!r} (give its id or URL: manage.py webhook list)")
+        raise SubscriptionError(f"no subscription {ref[:200]!r} (give its id or URL: manage.py webhook list)")
     return subscription
 
 

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.utils import timezone
 
+from monitoring.access import STAFF, StoreScope, owner_scope
 from monitoring.engine import (
     CalendarPeriod,
     Interval,
@@ -92,14 +93,16 @@ def report_build(*, report: Report) -> Report:
 
 def _build(*, report_id: uuid.UUID, runner: str) -> None:
     """Every shard read at one load generation: a shard that read another starts the report over."""
-    report = Report.objects.only("as_of", "now", "data_generation", "kind", "start", "end", "period", "period_date").get(pk=report_id)
-    period = report_period(report)
+    report = Report.objects.only(
+        "as_of", "now", "data_generation", "kind", "start", "end", "period", "period_date", "owner"
+    ).get(pk=report_id)
+    period, scope = report_period(report), owner_scope(report.owner)
     for _attempt in range(SNAPSHOT_ATTEMPTS):
         basis = reading.report_basis(as_of=report.as_of)
         if report.now is not None and basis.generation == report.data_generation:
             # A re-run (its runner died) over the same data keeps the `now` of its first run.
             basis = reading.ReportBasis(now=report.now, generation=basis.generation)
-        results = _shards_at(basis, report_id=report_id, runner=runner, period=period)
+        results = _shards_at(basis, report_id=report_id, runner=runner, period=period, scope=scope)
         if results is not None:
             if not report_complete(report_id=report_id, now=basis.now, results=results, runner=runner, kind=report.kind):
                 raise ReportLost(report_id)
@@ -108,14 +111,16 @@ def _build(*, report_id: uuid.UUID, runner: str) -> None:
     raise DataKeptChanging(f"a load committed during each of {SNAPSHOT_ATTEMPTS} attempts; trigger the report again")
 
 
-def _shards_at(basis: reading.ReportBasis, *, report_id: uuid.UUID, runner: str, period: Period | None) -> list[ShardResult] | None:
+def _shards_at(
+    basis: reading.ReportBasis, *, report_id: uuid.UUID, runner: str, period: Period | None, scope: StoreScope
+) -> list[ShardResult] | None:
     """The shards' results, all read at `basis`'s generation; None as soon as one read another."""
-    ranges = reading.shard_ranges(size=settings.REPORT_SHARD_STORES)
+    ranges = reading.shard_ranges(size=settings.REPORT_SHARD_STORES, scope=scope)
     _touch(report_id=report_id, runner=runner, now=basis.now, data_generation=basis.generation,
            shards_total=len(ranges), shards_done=0)
     results = []
     for index in range(len(ranges)):
-        result = shard_compute(bounds=reading.bounds_of(ranges, index), now=basis.now, period=period)
+        result = shard_compute(bounds=reading.bounds_of(ranges, index), now=basis.now, period=period, scope=scope)
         if result.generation != basis.generation:
             return None
         results.append(result)
@@ -139,15 +144,17 @@ def _touch(*, report_id: uuid.UUID, runner: str, **fields) -> None:
         raise ReportLost(report_id)
 
 
-def shard_compute(*, bounds: reading.ShardBounds, now: datetime, period: Period | None = None) -> ShardResult:
-    """Read one shard and run the engine on it: its CSV lines, outage lines and counts.
+def shard_compute(
+    *, bounds: reading.ShardBounds, now: datetime, period: Period | None = None, scope: StoreScope = STAFF
+) -> ShardResult:
+    """Read one shard's stores in scope and run the engine on them: its CSV lines, outage lines and counts.
 
     A period report is cut at `now` (the latest poll when it started) and computes the
     previous period of the same kind too, from the same read, for the page's comparison.
     """
     if period is not None:
-        return _period_shard(bounds=bounds, now=now, period=period)
-    data = reading.read_shard(bounds=bounds, now=now)
+        return _period_shard(bounds=bounds, now=now, period=period, scope=scope)
+    data = reading.read_shard(bounds=bounds, now=now, scope=scope)
     started = time.perf_counter()
     rolling = compute_rolling_report(stores=data.stores, hours=data.hours, polls=data.polls, now=now)
     return ShardResult(
@@ -159,10 +166,10 @@ def shard_compute(*, bounds: reading.ShardBounds, now: datetime, period: Period 
     )
 
 
-def _period_shard(*, bounds: reading.ShardBounds, now: datetime, period: Period) -> ShardResult:
+def _period_shard(*, bounds: reading.ShardBounds, now: datetime, period: Period, scope: StoreScope) -> ShardResult:
     previous = period.previous()
     since, until = period_reading_range(periods=[previous, period], latest=now)
-    data = reading.read_shard(bounds=bounds, now=until, since=since)
+    data = reading.read_shard(bounds=bounds, now=until, since=since, scope=scope)
     started = time.perf_counter()
     frames = {"stores": data.stores, "hours": data.hours, "polls": data.polls}
     current = compute_period_report(**frames, period=period, latest=now)

@@ -38,6 +38,7 @@ import pandas as pd
 from django.db import connection, transaction
 from django.utils import timezone
 
+from monitoring.access import STAFF, StoreScope
 from monitoring.engine import LOOKBACK
 
 # A shard of at least this many stores reads its polls on two connections (_polls_cut).
@@ -122,20 +123,21 @@ def latest_poll() -> datetime | None:
         return cursor.fetchone()[0]
 
 
-def shard_ranges(*, size: int) -> list[ShardRange]:
-    """Every store in code-point order, cut every `size` stores, in one query."""
+def shard_ranges(*, size: int, scope: StoreScope = STAFF) -> list[ShardRange]:
+    """Every store in scope in code-point order, cut every `size` stores, in one query."""
+    in_scope, params = scope.store_keys_sql(key="s.id")
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT (n / %(size)s)::int AS shard, min(store_id), max(store_id)
             FROM (
                 SELECT store_id, row_number() OVER (ORDER BY store_id) - 1 AS n, count(*) OVER () AS total
-                FROM monitoring_store
+                FROM monitoring_store s WHERE {in_scope}
             ) numbered
             WHERE n %% %(size)s = 0 OR n %% %(size)s = %(size)s - 1 OR n = total - 1
             GROUP BY shard ORDER BY shard
             """,
-            {"size": size},
+            {"size": size, **params},
         )
         return [ShardRange(index, first, last) for index, first, last in cursor.fetchall()]
 
@@ -148,15 +150,17 @@ def bounds_of(ranges: list[ShardRange], index: int) -> ShardBounds:
 
 
 def read_shard(
-    *, bounds: ShardBounds = ShardBounds(), now: datetime, store_id: str | None = None, since: datetime | None = None
+    *, bounds: ShardBounds = ShardBounds(), now: datetime, store_id: str | None = None, since: datetime | None = None,
+    scope: StoreScope = STAFF,
 ) -> ShardInput:
-    """The shard's stores, hours and polls in [since, now] (default since: now - 14 days), one snapshot.
+    """The shard's stores in scope, their hours and polls in [since, now] (default since: now - 14 days), one snapshot.
 
     `store_id` narrows the read to that one store (the store page), so a page
-    shows exactly the inputs its report computed from, read the same way.
+    shows exactly the inputs its report computed from, read the same way. An
+    owner's report reads the owner's stores only (SPEC 11), in the same snapshot.
     """
     started = time.perf_counter()
-    where, params = _store_filter(bounds=bounds, store_id=store_id)
+    where, params = _store_filter(bounds=bounds, store_id=store_id, scope=scope)
     with _snapshot() as shareable, connection.cursor() as cursor, ThreadPoolExecutor(max_workers=1) as helper:
         cursor.execute(f"SELECT id, store_id, timezone FROM monitoring_store s WHERE {where}", params)
         stores = pd.DataFrame(cursor.fetchall(), columns=["store", "store_id", "timezone"]).astype({"store": "int64"})
@@ -280,8 +284,9 @@ def _decode_polls(data: bytes) -> pd.DataFrame:
     })
 
 
-def _store_filter(*, bounds: ShardBounds, store_id: str | None) -> tuple[str, dict]:
-    clauses, params = ["TRUE"], {}
+def _store_filter(*, bounds: ShardBounds, store_id: str | None, scope: StoreScope) -> tuple[str, dict]:
+    in_scope, params = scope.store_keys_sql(key="s.id")
+    clauses = [in_scope]
     if store_id is not None:
         # The unique index on store_id finds the one store; the polls' index
         # scans then look up its id alone.

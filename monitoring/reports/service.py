@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from monitoring.access import trigger_allowed
+from monitoring.access import STAFF, StoreScope, trigger_allowed
 from monitoring.models import Report
 from monitoring.reports import runners
 from monitoring.reports.requests import ReportRequest
@@ -28,8 +28,13 @@ class TriggerLimitReached(Exception):
         super().__init__(f"too many reports: at most {settings.TRIGGER_RATE_LIMIT} reports per {window} s per client")
 
 
-def report_create(*, request: ReportRequest = ReportRequest(), requested_by: str = "", build_here: bool = False) -> Report:
+def report_create(
+    *, request: ReportRequest = ReportRequest(), requested_by: str = "", scope: StoreScope = STAFF, build_here: bool = False
+) -> Report:
     """A new Pending report of the kind asked for, handed to the configured runner once committed.
+
+    The report is the scope's: an owner's holds that owner's stores only, as they are
+    when it is built, and is seen by that owner's clients and staff (SPEC 11).
 
     A named client (`requested_by`) is held to the trigger rate limit: raises
     TriggerLimitReached. With build_here the row is created already claimed by the
@@ -39,7 +44,7 @@ def report_create(*, request: ReportRequest = ReportRequest(), requested_by: str
     with transaction.atomic() if requested_by else nullcontext():
         if requested_by:
             _admit(client=requested_by)
-        asked = _fields_of(request)
+        asked = {**_fields_of(request), "owner": scope.recorded_owner}
         if build_here:
             moment = timezone.now()
             return Report.objects.create(
@@ -77,8 +82,9 @@ def _admit(*, client: str) -> None:
         raise TriggerLimitReached
 
 
-def report_get(*, report_id: object, with_csv: bool = True) -> Report | None:
-    """The report, or None for an unknown or malformed id (never raises for junk).
+def report_get(*, report_id: object, scope: StoreScope, with_csv: bool = True) -> Report | None:
+    """The report, or None for an unknown or malformed id or one out of scope (never raises for junk):
+    another owner's report is not found, exactly as an id that does not exist.
 
     with_csv=False leaves the CSV (up to megabytes) in the database until read.
     """
@@ -86,10 +92,10 @@ def report_get(*, report_id: object, with_csv: bool = True) -> Report | None:
         key = uuid.UUID(str(report_id))
     except (ValueError, TypeError):
         return None
-    found = Report.objects.filter(pk=key)
+    found = scope.reports().filter(pk=key)
     return (found if with_csv else found.defer(*Report.BULKY_FIELDS)).first()
 
 
-def report_list(*, limit: int = 20) -> list[Report]:
-    """The newest reports first, without their CSV (loaded only when read)."""
-    return list(Report.objects.defer(*Report.BULKY_FIELDS).order_by("-requested_at")[: max(limit, 0)])
+def report_list(*, scope: StoreScope, limit: int = 20) -> list[Report]:
+    """The newest reports in scope first, without their CSV (loaded only when read)."""
+    return list(scope.reports().defer(*Report.BULKY_FIELDS).order_by("-requested_at")[: max(limit, 0)])

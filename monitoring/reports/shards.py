@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from monitoring.access import owner_scope
 from monitoring.models import Report, ReportShard
 from monitoring.reports import build, reading, state
 
@@ -60,7 +61,7 @@ def _prepare(*, report_id: uuid.UUID) -> list[int]:
     if not report.shards.exists():
         basis = reading.report_basis(as_of=report.as_of)
         report.now, report.data_generation = basis.now, basis.generation
-        ranges = reading.shard_ranges(size=settings.REPORT_SHARD_STORES)
+        ranges = reading.shard_ranges(size=settings.REPORT_SHARD_STORES, scope=owner_scope(report.owner))
         ReportShard.objects.bulk_create(
             ReportShard(report=report, index=r.index, first_store_id=r.first_store_id, last_store_id=r.last_store_id)
             for r in ranges
@@ -86,7 +87,9 @@ def shard_run(*, report_id: str, index: int, send: SendShard) -> None:
         return
     try:
         period = build.report_period(shard.report)
-        result = build.shard_compute(bounds=_bounds(shard=shard), now=shard.report.now, period=period)
+        result = build.shard_compute(
+            bounds=_bounds(shard=shard), now=shard.report.now, period=period, scope=owner_scope(shard.report.owner)
+        )
         _shard_finish(shard=shard, result=result, read_for=shard.report, send=send)
     except Exception as error:
         logger.exception("shard %s of report %s failed", index, report_id)

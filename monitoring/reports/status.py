@@ -3,7 +3,8 @@
 One read of all stores (the shard reader with no bounds) and one engine pass: no
 query per store. The answer only changes when data is loaded, so the last one is
 kept per process, keyed by what a load changes: the latest poll, the latest load
-recorded, and the stores (their newest key and count).
+recorded, and the stores (their newest key and count). An owner's client gets the
+rows of its stores from it (SPEC 11): one more query, for the owner's store ids.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from datetime import datetime
 import pandas as pd
 from django.db import connection
 
+from monitoring.access import StoreScope
 from monitoring.engine import status_now
 from monitoring.models import IngestRun, Store
 from monitoring.reports import reading
@@ -30,8 +32,18 @@ _lock = threading.Lock()
 _last: tuple[tuple, FleetStatus] | None = None
 
 
-def fleet_status() -> FleetStatus:
-    """Every store's state now; computed once per new poll or load."""
+def fleet_status(*, scope: StoreScope) -> FleetStatus:
+    """The state now of every store in scope; computed once per new poll or load."""
+    every = _every_store_status()
+    visible = scope.store_ids()
+    if visible is None:
+        return every
+    mine = every.stores[every.stores["store_id"].isin(visible)].reset_index(drop=True)
+    # The owner is part of the version: answers rendered from it are the owner's alone.
+    return FleetStatus(now=every.now, stores=mine, version=(*every.version, scope.owner))
+
+
+def _every_store_status() -> FleetStatus:
     global _last
     now = reading.report_now(as_of=None)
     key = (now, *_data_version())

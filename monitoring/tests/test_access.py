@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from monitoring.access import TokenRefused, api_token_create, api_token_revoke, api_token_rotate, trigger_allowed
+from monitoring.access import IdentityRefused, api_token_create, api_token_revoke, api_token_rotate, trigger_allowed
 from monitoring.models import ApiToken, Report
 
 pytestmark = pytest.mark.django_db
@@ -62,7 +62,7 @@ def test_revoking_an_unknown_name_says_so_and_leaves_the_other_tokens_working():
 def test_rotating_a_revoked_token_is_refused_so_a_revocation_is_not_undone_by_routine():
     api_token_create(name="dashboard")
     api_token_revoke(name="dashboard")
-    with pytest.raises(TokenRefused, match="revoked"):
+    with pytest.raises(IdentityRefused, match="revoked"):
         api_token_rotate(name="dashboard")
     assert not ApiToken.objects.get(name="dashboard").active
 

@@ -49,7 +49,7 @@ def expected_status(report: Report) -> dict:
         "requested_at": "2023-01-25T18:00:00Z", "started_at": "2023-01-25T18:00:00Z",
         "finished_at": "2023-01-25T18:00:02.500000Z", "error": "", "page_url": f"/reports/{report.id}/",
         "csv_url": f"/api/v1/get_report/{report.id}?format=csv",
-        "kind": "rolling", "start": None, "end": None, "period": None, "date": None, "effective_end": None,
+        "kind": "rolling", "start": None, "end": None, "period": None, "date": None, "owner": None, "effective_end": None,
         "periods_cut": False, "fleet": None, "outages_url": f"/api/v1/reports/{report.id}/outages",
     }
 
@@ -160,7 +160,7 @@ def test_a_pending_report_is_reported_as_running_with_no_progress(client, prefix
         "read_seconds": None, "compute_seconds": None, "store_count": None, "poll_count": None,
         "as_of": None, "requested_at": "2023-01-25T18:00:00Z", "started_at": None, "finished_at": None,
         "error": "", "page_url": f"/reports/{report.id}/", "csv_url": None, "outages_url": None,
-        "kind": "rolling", "start": None, "end": None, "period": None, "date": None, "effective_end": None,
+        "kind": "rolling", "start": None, "end": None, "period": None, "date": None, "owner": None, "effective_end": None,
         "periods_cut": False, "fleet": None,
     }
 

@@ -10,6 +10,7 @@ from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from monitoring.access import STAFF
 from monitoring.engine import compute_report, report_to_csv
 from monitoring.ingest import overview
 from monitoring.models import Report, StatusPoll, Store
@@ -228,22 +229,22 @@ def test_a_report_reads_with_as_many_queries_for_50_stores_as_for_1():
 
 def test_report_get_finds_a_report_by_its_id_in_any_spelling():
     report = Report.objects.create()
-    assert service.report_get(report_id=str(report.id)) == report
-    assert service.report_get(report_id=str(report.id).upper()) == report
-    assert service.report_get(report_id=report.id.hex) == report
+    assert service.report_get(report_id=str(report.id), scope=STAFF) == report
+    assert service.report_get(report_id=str(report.id).upper(), scope=STAFF) == report
+    assert service.report_get(report_id=report.id.hex, scope=STAFF) == report
 
 
 @pytest.mark.parametrize("junk", ["", "nope", "123", None, 42, "x" * 10_000, str(uuid.uuid4()), {"report_id": 1}])
 def test_report_get_answers_none_for_unknown_or_malformed_ids(junk):
     Report.objects.create()
-    assert service.report_get(report_id=junk) is None
+    assert service.report_get(report_id=junk, scope=STAFF) is None
 
 
 def test_report_list_shows_the_newest_first_and_honours_the_limit():
     start = timezone.now()
     made = [Report.objects.create(requested_at=start + timedelta(seconds=n)) for n in range(3)]
-    assert service.report_list(limit=2) == [made[2], made[1]]
-    assert service.report_list() == made[::-1]
+    assert service.report_list(scope=STAFF, limit=2) == [made[2], made[1]]
+    assert service.report_list(scope=STAFF) == made[::-1]
 
 
 def stale_running(*, attempts: int) -> Report:

@@ -23,7 +23,7 @@ def test_add_list_and_remove_a_subscription(capsys):
     subscription = WebhookSubscription.objects.get()
     assert (subscription.url, subscription.secret, subscription.active) == ("https://example.org/hook", "k", True)
     call_command("webhook", "list")
-    assert f"{subscription.pk}\thttps://example.org/hook\tactive" in capsys.readouterr().out
+    assert f"{subscription.pk}\thttps://example.org/hook\tstaff\tactive" in capsys.readouterr().out
     call_command("webhook", "remove", str(subscription.pk))
     assert not WebhookSubscription.objects.exists()
 

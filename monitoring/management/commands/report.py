@@ -8,6 +8,7 @@ checking figures, and for timing where the time goes (read vs compute).
     manage.py report --as-of 2023-01-24T18:00:00Z      rolling, now = that instant
     manage.py report --start S --end E                 an interval, the same for every store (SPEC 8)
     manage.py report --period month --date 2023-01-15  each store's own local day, week or month
+    manage.py report --owner brand-01                  one owner's stores only, as its clients see it (SPEC 11)
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from monitoring.access import IdentityRefused, owner_name, owner_scope
 from monitoring.models import Report
 from monitoring.reports.build import report_build
 from monitoring.reports.requests import RequestError, report_request
@@ -33,16 +35,19 @@ class Command(BaseCommand):
         parser.add_argument("--date", help="the date (YYYY-MM-DD) inside the period, in each store's own calendar")
         parser.add_argument("--output", type=Path, help="CSV file to write (default: var/reports/<report id>.csv)")
         parser.add_argument("--outages", type=Path, help="also write the report's outage list (SPEC 7) to this CSV file")
+        parser.add_argument("--owner", default="", help="the report of this owner's stores, seen by its clients (default: every store)")
 
-    def handle(self, *args, output: Path | None, outages: Path | None, **options) -> None:
+    def handle(self, *args, output: Path | None, outages: Path | None, owner: str, **options) -> None:
         try:
             request = report_request(
                 as_of=options["as_of"], start=options["start"], end=options["end"],
                 period=options["period"], day=options["date"],
             )
-        except RequestError as error:
+            scope = owner_scope(owner_name(owner))
+        except (RequestError, IdentityRefused) as error:
             raise CommandError(str(error)) from None
-        report = report_build(report=report_create(request=request, requested_by="manage.py report", build_here=True))
+        created = report_create(request=request, requested_by="manage.py report", scope=scope, build_here=True)
+        report = report_build(report=created)
         if report.state != Report.State.COMPLETE:
             raise CommandError(f"report {report.id} failed: {report.error}")
         path = output or settings.BASE_DIR / "var" / "reports" / f"{report.id}.csv"
