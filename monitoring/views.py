@@ -217,11 +217,14 @@ def _data_page(request: HttpRequest, *, upload_form: UploadForm, status: int = 2
 
 
 def _index_page(request: HttpRequest, *, trigger_form: TriggerForm, lookup_form: LookupForm, status: int = 200) -> HttpResponse:
+    scope = request_scope(request)
     context = {
         "trigger_form": trigger_form,
         "lookup_form": lookup_form,
-        "reports": report_list(scope=request_scope(request), limit=RECENT_REPORTS),
+        "reports": report_list(scope=scope, limit=RECENT_REPORTS),
         "overview": data_overview(),
+        # An owner's page counts its own stores; the fleet's totals are staff's (the data page's).
+        "own_store_count": None if scope.is_staff else scope.stores().count(),
     }
     return render(request, "monitoring/index.html", context, status=status)
 
