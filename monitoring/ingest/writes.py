@@ -38,7 +38,7 @@ class BlockWriter(Protocol):
 
 
 class StoreRowsWriter:
-    """The file's rows become the full set of rows of the stores it names (SPEC 1).
+    """The file's rows become the full set of rows of the stores it names (SPEC 1, 11).
 
     For each store with a good row, its stored rows become exactly the file's distinct
     rows of it: a row already stored is `unchanged`, a new one `inserted`, a stored one
@@ -104,6 +104,15 @@ class HoursWriter(StoreRowsWriter):
 
     table, stage = "monitoring_businesshours", "ingest_hours"
     columns = {"weekday": "smallint", "start_local": "time", "end_local": "time"}
+
+
+class OwnersWriter(StoreRowsWriter):
+    """The file's owners become the full set of owners of the stores it names (SPEC 11):
+    a store named with a brand and a franchisee belongs to both, and to no one else."""
+
+    table, stage = "monitoring_storeowner", "ingest_owners"
+    # "C", the stored column's collation: PostgreSQL compares two texts only under one collation.
+    columns = {"owner": 'text COLLATE "C"'}
 
 
 class TimezoneWriter:
