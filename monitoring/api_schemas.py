@@ -107,7 +107,7 @@ class RejectedRowAnswer(Schema):
 
 class FileLoaded(Schema):
     name: str = Field(description='"upload:<file name>", or "upload:<zip name>:<member>" for a zip\'s member')
-    kind: Literal["polls", "hours", "timezones", ""]
+    kind: Literal["polls", "hours", "timezones", "owners", ""]
     mode: Literal["full", "tail", "skipped", "failed", "ignored"] = Field(
         description="full; tail (only lines new since the last upload of that name); skipped (unchanged); "
         "failed (nothing of this file loaded: see error); ignored (a zip member that is no CSV file)"

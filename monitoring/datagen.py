@@ -4,7 +4,8 @@ Business hours and timezones are the real 2023 files bundled gzipped in
 data/loop-2023/. The real polls file (about 1.85 million polls of about 14,000
 stores over one week) is too large to ship, so polls are synthesised with the
 same shape: roughly one poll per store per hour, a few minutes past the hour,
-with gaps, and outages that last a few hours (a two-state Markov chain).
+with gaps, and outages that last a few hours (a two-state Markov chain). Owners
+(SPEC 11) are drawn too: a few dozen brands, some franchisees, a few stores with none.
 
 Deterministic: the same arguments always give byte-identical files. Each store's
 random draws come from its own stream, whatever the time window, so the polls of
@@ -36,6 +37,18 @@ WEEK = pd.Timedelta(days=7)
 # Like the real data, about 6% of the polled stores appear in neither hours nor timezones.
 UNLISTED_SHARE = 0.06
 POLL_OFFSET_US = 15 * 60 * 1_000_000  # polls land in the first quarter of each hour
+# Owners: each owned store has one of BRANDS brands, and some also a franchisee, each of whom
+# runs stores of one brand; a few stores have no owner (staff alone see them). The first brand
+# holds about 1,000 of the 14,399 full-size stores (0.073 x 0.95 x 14,399): the owner the
+# benchmarks scope to; the others hold fewer and fewer (about 870 down to 200).
+BRANDS = 40
+FRANCHISEES_PER_BRAND = 3  # franchisee-001 .. -003 run brand-01's stores, -004 .. -006 brand-02's, ...
+UNOWNED_SHARE = 0.05
+FRANCHISED_SHARE = 0.25  # of the owned stores
+BENCHMARK_OWNER = "brand-01"
+BENCHMARK_OWNER_SHARE = 0.073  # of the owned stores
+# A seed of its own ("owners" in ASCII): the polls' draws, and so their files, stay as they were.
+_OWNERS_STREAM = 0x6F776E657273
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,8 @@ class DatasetSummary:
     polls: int
     hours_rows: int
     timezone_rows: int
+    owner_rows: int
+    benchmark_owner_stores: int  # the stores of BENCHMARK_OWNER
     files: tuple[Path, ...]
 
 
@@ -56,7 +71,7 @@ def generate_dataset(
     end: pd.Timestamp = END,
     compress: bool = False,
 ) -> DatasetSummary:
-    """Write store_status.csv, menu_hours.csv and timezones.csv (".gz" added when compress) to out_dir.
+    """Write store_status.csv, menu_hours.csv, timezones.csv and owners.csv (".gz" added when compress) to out_dir.
 
     `scale` is the share of the real store count (0.02: a few hundred stores; 3: three
     times the stores under derived ids); polls are those with start <= timestamp < end (UTC).
@@ -67,10 +82,10 @@ def generate_dataset(
     polls = generate_polls(store_ids=ids, start=start, end=end, seed=seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     suffix = ".csv.gz" if compress else ".csv"
-    files = (out_dir / f"store_status{suffix}", out_dir / f"menu_hours{suffix}", out_dir / f"timezones{suffix}")
-    for frame, path in zip((polls, hours, zones), files, strict=True):
-        _write_frame(frame, path, compress=compress)
-    return DatasetSummary(len(ids), len(polls), len(hours), len(zones), files)
+    path = out_dir / f"store_status{suffix}"
+    _write_frame(polls, path, compress=compress)
+    return _write_store_files(out_dir=out_dir, ids=ids, hours=hours, zones=zones, seed=seed, compress=compress,
+                              polls=len(polls), poll_files=(path,))
 
 
 def generate_weeks(
@@ -99,10 +114,24 @@ def generate_weeks(
         files.append(out_dir / f"store_status_week{number:0{width}d}{suffix}")
         _write_frame(polls, files[-1], compress=compress)
         poll_count += len(polls)
-    files += [out_dir / f"menu_hours{suffix}", out_dir / f"timezones{suffix}"]
-    _write_frame(hours, files[-2], compress=compress)
-    _write_frame(zones, files[-1], compress=compress)
-    return DatasetSummary(len(ids), poll_count, len(hours), len(zones), tuple(files))
+    return _write_store_files(out_dir=out_dir, ids=ids, hours=hours, zones=zones, seed=seed, compress=compress,
+                              polls=poll_count, poll_files=tuple(files))
+
+
+def _write_store_files(
+    *, out_dir: Path, ids: np.ndarray, hours: pd.DataFrame, zones: pd.DataFrame, seed: int, compress: bool,
+    polls: int, poll_files: tuple[Path, ...],
+) -> DatasetSummary:
+    """Write the hours, timezones and owners files after the polls files; the summary of all."""
+    suffix = ".csv.gz" if compress else ".csv"
+    owners = choose_owners(store_ids=ids, seed=seed)
+    files = (out_dir / f"menu_hours{suffix}", out_dir / f"timezones{suffix}", out_dir / f"owners{suffix}")
+    for frame, path in zip((hours, zones, owners), files, strict=True):
+        _write_frame(frame, path, compress=compress)
+    return DatasetSummary(
+        stores=len(ids), polls=polls, hours_rows=len(hours), timezone_rows=len(zones), owner_rows=len(owners),
+        benchmark_owner_stores=int((owners.owner == BENCHMARK_OWNER).sum()), files=poll_files + files,
+    )
 
 
 def week_seed(*, seed: int, back: int) -> int:
@@ -147,6 +176,29 @@ def choose_stores(*, scale: float, seed: int) -> tuple[pd.DataFrame, pd.DataFram
         all_zones.append(zones.assign(store_id=zones.store_id.map(mapping)))
         all_ids.append(mapping.to_numpy(dtype=np.int64))
     return pd.concat(all_hours), pd.concat(all_zones), np.concatenate(all_ids)
+
+
+def choose_owners(*, store_ids: np.ndarray, seed: int) -> pd.DataFrame:
+    """store_id,owner rows of `store_ids` (see BRANDS): a store's brand line, then its franchisee's."""
+    rng = np.random.default_rng([seed, _OWNERS_STREAM])
+    count = len(store_ids)
+    # Every draw is made for every store, so that one draw never shifts another.
+    owned = rng.random(count) >= UNOWNED_SHARE
+    brand = rng.choice(BRANDS, size=count, p=brand_shares())
+    franchised = owned & (rng.random(count) < FRANCHISED_SHARE)
+    franchisee = brand * FRANCHISEES_PER_BRAND + rng.integers(0, FRANCHISEES_PER_BRAND, count)
+    brands = np.array([f"brand-{number:02d}" for number in range(1, BRANDS + 1)])
+    franchisees = np.array([f"franchisee-{number:03d}" for number in range(1, BRANDS * FRANCHISEES_PER_BRAND + 1)])
+    position = np.concatenate([np.flatnonzero(owned), np.flatnonzero(franchised)])
+    names = np.concatenate([brands[brand[owned]], franchisees[franchisee[franchised]]])
+    order = np.argsort(position, kind="stable")
+    return pd.DataFrame({"store_id": store_ids[position[order]], "owner": names[order]})
+
+
+def brand_shares() -> np.ndarray:
+    """Each brand's share of the owned stores: BENCHMARK_OWNER's, then slowly falling (1/sqrt(rank))."""
+    rest = np.arange(2, BRANDS + 1) ** -0.5
+    return np.concatenate([[BENCHMARK_OWNER_SHARE], (1 - BENCHMARK_OWNER_SHARE) * rest / rest.sum()])
 
 
 def generate_polls(*, store_ids: np.ndarray, start: pd.Timestamp, end: pd.Timestamp, seed: int) -> pd.DataFrame:

@@ -173,12 +173,16 @@ def _read_ahead(blocks: Iterator, *, reader: ThreadPoolExecutor) -> Iterator:
         yield item
 
 
+_WRITERS: dict[str, Callable[..., writes.BlockWriter]] = {
+    IngestRun.Kind.POLLS: poll_writes.PollWriter,
+    IngestRun.Kind.HOURS: writes.HoursWriter,
+    IngestRun.Kind.TIMEZONES: writes.TimezoneWriter,
+    IngestRun.Kind.OWNERS: writes.OwnersWriter,
+}
+
+
 def _writer(cursor, *, kind: str) -> writes.BlockWriter:
-    if kind == IngestRun.Kind.POLLS:
-        return poll_writes.PollWriter(cursor)
-    if kind == IngestRun.Kind.HOURS:
-        return writes.HoursWriter(cursor)
-    return writes.TimezoneWriter(cursor)
+    return _WRITERS[kind](cursor)
 
 
 def _save_run(plan: LoadPlan, *, result: FileResult) -> IngestRun:

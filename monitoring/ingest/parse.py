@@ -1,4 +1,4 @@
-"""Reading the three CSV sources (SPEC 1) into validated columns.
+"""Reading the four CSV sources (SPEC 1, 11) into validated columns.
 
 A file's kind comes from its header. The body is split into records with their
 real line numbers (a quoted field may hold newlines), records of the wrong width or
@@ -38,6 +38,7 @@ _COLUMNS: dict[IngestRun.Kind, dict[str, tuple[str, ...]]] = {
         "end_time_local": ("end_time_local",),
     },
     IngestRun.Kind.TIMEZONES: {"store_id": ("store_id",), "timezone_str": ("timezone_str",)},
+    IngestRun.Kind.OWNERS: {"store_id": ("store_id",), "owner": ("owner",)},
 }
 _NEWLINE, _QUOTE, _COMMA, _CR = ord("\n"), ord('"'), ord(","), ord("\r")
 _FIELD_EDGES = np.array([_COMMA, _NEWLINE, _CR, _QUOTE], np.uint8)  # what may stand beside an RFC 4180 quote

@@ -5,8 +5,8 @@ the SHA-256 of the bytes loaded (up to the last complete line). Same size and
 mtime: skip. The file grew and its loaded prefix still hashes the same: the old
 lines are untouched, so only the new ones are parsed, their line numbers
 continuing. Anything else (rewritten, truncated, gzip, --full): a full load.
-Hours and timezone files are always re-read whole when they change, since each
-is the full truth for the stores it names.
+Hours, timezone and owners files are always re-read whole when they change, since
+each is the full truth for the stores it names.
 """
 from __future__ import annotations
 

@@ -32,6 +32,9 @@ CONTROL_CHARACTER = r"[\x00-\x1f\x7f-\x9f]"
 # "." and ".." name the folder itself or its parent in a URL path, also percent-encoded
 # ("%2e%2e", WHATWG URL): a browser resolves a link to such a store page away. Nothing else is.
 DOT_SEGMENTS = (".", "..")
+# An owner (SPEC 11) is a brand or franchisee name and a key of the (owner, store) index every
+# scoped read goes through: 200 characters is far beyond a real name, far below the index's cap.
+OWNER_MAX_CHARS = 200
 VALUE_SHOWN_CHARS = 80  # of a bad value quoted in a reason (the raw row keeps more)
 
 
@@ -65,18 +68,27 @@ class _Checks:
 
 
 def validate_columns(table: pa.Table, *, kind: str) -> RowProblems:
-    """Typed good rows of a polls, hours or timezones table of strings, and the rejected rows."""
+    """Typed good rows of a polls, hours, timezones or owners table of strings, and the rejected rows."""
     checks = _Checks(table.num_rows)
     store_ids = table.column("store_id").combine_chunks()
-    checks.flag(_is_blank(store_ids), column="store_id", values=store_ids, reason="empty store id")
-    checks.flag(_numpy(pc.match_substring_regex(store_ids, CONTROL_CHARACTER)), column="store_id", values=store_ids,
-                reason="control character (NUL, tab, line break, ...) in store id {value}")
+    _flag_names(checks, store_ids, stored=store_ids, column="store_id", noun="store id", max_chars=STORE_ID_MAX_CHARS)
     dot_segment = _numpy(pc.is_in(store_ids, value_set=pa.array(DOT_SEGMENTS)))
     checks.flag(dot_segment, column="store_id", values=store_ids, reason="store id {value} is a URL dot segment: no link can name it")
-    too_long = _numpy(pc.greater(pc.utf8_length(store_ids), STORE_ID_MAX_CHARS))
-    checks.flag(too_long, column="store_id", values=store_ids, reason=f"store id longer than {STORE_ID_MAX_CHARS} characters: {{value}}")
-    validate = {"polls": _polls, "hours": _hours, "timezones": _timezones}[kind]
+    validate = {"polls": _polls, "hours": _hours, "timezones": _timezones, "owners": _owners}[kind]
     return checks.result({"store_id": store_ids, **validate(table, checks)})
+
+
+def _flag_names(checks: _Checks, values: pa.Array, *, stored: pa.Array, column: str, noun: str, max_chars: int) -> None:
+    """What a store id and an owner must both be: not blank, free of control characters, not too long.
+
+    `stored` is the value as it would be stored (an owner trimmed, a store id as written);
+    the reasons quote `values`, as the file writes them.
+    """
+    checks.flag(_is_blank(values), column=column, values=values, reason=f"empty {noun}")
+    checks.flag(_numpy(pc.match_substring_regex(stored, CONTROL_CHARACTER)), column=column, values=values,
+                reason=f"control character (NUL, tab, line break, ...) in {noun} {{value}}")
+    too_long = _numpy(pc.greater(pc.utf8_length(stored), max_chars))
+    checks.flag(too_long, column=column, values=values, reason=f"{noun} longer than {max_chars} characters: {{value}}")
 
 
 def _polls(table: pa.Table, checks: _Checks) -> dict[str, pa.Array]:
@@ -116,6 +128,14 @@ def _timezones(table: pa.Table, checks: _Checks) -> dict[str, pa.Array]:
     known = pc.is_in(names, value_set=valid)
     checks.flag(_numpy(pc.invert(known)), column="timezone_str", values=text, reason="unknown timezone name {value}")
     return {"timezone": names}
+
+
+def _owners(table: pa.Table, checks: _Checks) -> dict[str, pa.Array]:
+    text = table.column("owner").combine_chunks()
+    # Trimmed, as a status or a zone name is: " brand-01" in a hand-edited file is brand-01.
+    owners = pc.utf8_trim_whitespace(text)
+    _flag_names(checks, text, stored=owners, column="owner", noun="owner", max_chars=OWNER_MAX_CHARS)
+    return {"owner": owners}
 
 
 def parse_utc(text: pa.Array) -> pa.Array:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
@@ -37,53 +37,53 @@ class BlockWriter(Protocol):
     def finish(self) -> WriteCounts: ...
 
 
-class HoursWriter:
-    """The file's hours become the full set of hours of the stores it names (SPEC 1).
+class StoreRowsWriter:
+    """The file's rows become the full set of rows of the stores it names (SPEC 1, 11).
 
-    Blocks are only staged: a store's rows may lie in two blocks, and the replacement
-    must see them all, so it runs once, at the end.
+    For each store with a good row, its stored rows become exactly the file's distinct
+    rows of it: a row already stored is `unchanged`, a new one `inserted`, a stored one
+    the file lacks `deleted`; stores the file does not name are untouched. A row is a
+    member of a set, never edited in place, so nothing is ever `updated`. Blocks are
+    only staged: a store's rows may lie in two blocks, and the replacement must see
+    them all, so it runs once, at the end.
     """
+
+    table: ClassVar[str]  # the stored rows: store_id and `columns`
+    stage: ClassVar[str]  # the staging tables' name
+    columns: ClassVar[dict[str, str]]  # each column besides store_id -> its staging SQL type
 
     def __init__(self, cursor) -> None:
         self.cursor, self.rows, self.stores = cursor, 0, StoreKeys(cursor)
-        stage_table(cursor, "ingest_hours_rows (store_id bigint, weekday smallint, start_local time, end_local time)")
+        stage_table(cursor, f"{self.stage}_rows ({self._definition()})")
+
+    def _definition(self) -> str:
+        return ", ".join(["store_id bigint", *(f"{name} {kind}" for name, kind in self.columns.items())])
 
     def add(self, rows: pa.Table) -> None:
         store_keys = self.stores.keys_of(rows.column("store_id"))
-        frame = pd.DataFrame(
-            {
-                "store_id": store_keys,
-                "weekday": rows.column("weekday").to_numpy(),
-                "start_local": rows.column("start_local").to_numpy(),
-                "end_local": rows.column("end_local").to_numpy(),
-            }
-        )
-        copy_table(self.cursor, sql="COPY ingest_hours_rows FROM STDIN WITH (FORMAT csv)", table=frame)
-        self.rows += len(frame)
+        staged = pa.table({"store_id": store_keys, **{name: rows.column(name) for name in self.columns}})
+        copy_table(self.cursor, sql=f"COPY {self.stage}_rows FROM STDIN WITH (FORMAT csv)", table=staged)
+        self.rows += staged.num_rows
 
     def finish(self) -> WriteCounts:
-        cursor = self.cursor
-        stage_table(cursor, "ingest_hours (store_id bigint, weekday smallint, start_local time, end_local time)")
-        cursor.execute("INSERT INTO ingest_hours SELECT DISTINCT * FROM ingest_hours_rows")
+        cursor, stage, table = self.cursor, self.stage, self.table
+        stage_table(cursor, f"{stage} ({self._definition()})")
+        cursor.execute(f"INSERT INTO {stage} SELECT DISTINCT * FROM {stage}_rows")
         unique = cursor.rowcount
+        names = ["store_id", *self.columns]
+        new, old = (", ".join(f"{alias}.{name}" for name in names) for alias in ("new", "old"))
         # Only rows that differ are touched, so a re-load changes nothing at all.
         cursor.execute(
-            """
+            f"""
             WITH gone AS (
-                DELETE FROM monitoring_businesshours old
-                WHERE old.store_id IN (SELECT store_id FROM ingest_hours)
-                  AND NOT EXISTS (
-                    SELECT 1 FROM ingest_hours new
-                    WHERE (new.store_id, new.weekday, new.start_local, new.end_local)
-                        = (old.store_id, old.weekday, old.start_local, old.end_local))
+                DELETE FROM {table} old
+                WHERE old.store_id IN (SELECT store_id FROM {stage})
+                  AND NOT EXISTS (SELECT 1 FROM {stage} new WHERE ({new}) = ({old}))
                 RETURNING 1
             ), added AS (
-                INSERT INTO monitoring_businesshours (store_id, weekday, start_local, end_local)
-                SELECT new.store_id, new.weekday, new.start_local, new.end_local FROM ingest_hours new
-                WHERE NOT EXISTS (
-                    SELECT 1 FROM monitoring_businesshours old
-                    WHERE (new.store_id, new.weekday, new.start_local, new.end_local)
-                        = (old.store_id, old.weekday, old.start_local, old.end_local))
+                INSERT INTO {table} ({", ".join(names)})
+                SELECT {new} FROM {stage} new
+                WHERE NOT EXISTS (SELECT 1 FROM {table} old WHERE ({new}) = ({old}))
                 RETURNING 1
             )
             SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM added)
@@ -97,6 +97,22 @@ class HoursWriter:
             duplicates=self.rows - unique,
             stores_created=self.stores.created,
         )
+
+
+class HoursWriter(StoreRowsWriter):
+    """The file's hours become the full set of hours of the stores it names (SPEC 1)."""
+
+    table, stage = "monitoring_businesshours", "ingest_hours"
+    columns = {"weekday": "smallint", "start_local": "time", "end_local": "time"}
+
+
+class OwnersWriter(StoreRowsWriter):
+    """The file's owners become the full set of owners of the stores it names (SPEC 11):
+    a store named with a brand and a franchisee belongs to both, and to no one else."""
+
+    table, stage = "monitoring_storeowner", "ingest_owners"
+    # "C", the stored column's collation: PostgreSQL compares two texts only under one collation.
+    columns = {"owner": 'text COLLATE "C"'}
 
 
 class TimezoneWriter:

@@ -1,6 +1,7 @@
 """The dataset generator (monitoring/datagen.py) and `manage.py make_dataset`."""
 import gzip
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -8,8 +9,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from monitoring.datagen import (
+    BENCHMARK_OWNER,
     END,
     START,
+    choose_owners,
     choose_stores,
     generate_dataset,
     generate_polls,
@@ -82,7 +85,7 @@ def test_scale_above_one_adds_replicas_under_new_ids():
     assert len(hours) == 2 * len(read_real_sources()[0])
 
 
-def test_make_dataset_writes_the_three_files_in_the_real_formats(tmp_path, capsys):
+def test_make_dataset_writes_the_four_files_in_the_real_formats(tmp_path, capsys):
     call_command("make_dataset", str(tmp_path), "--scale", str(SCALE), "--start", "2023-01-25T00:00:00Z", "--gzip")
     with gzip.open(tmp_path / "store_status.csv.gz", "rt") as handle:
         assert handle.readline() == "store_id,status,timestamp_utc\n"
@@ -90,7 +93,10 @@ def test_make_dataset_writes_the_three_files_in_the_real_formats(tmp_path, capsy
         assert handle.readline() == "store_id,day,start_time_local,end_time_local\n"
     with gzip.open(tmp_path / "timezones.csv.gz", "rt") as handle:
         assert handle.readline() == "store_id,timezone_str\n"
-    assert "stores" in capsys.readouterr().out
+    with gzip.open(tmp_path / "owners.csv.gz", "rt") as handle:
+        assert handle.readline() == "store_id,owner\n"
+    out = capsys.readouterr().out
+    assert "stores" in out and re.search(r"owner rows \(brand-01 owns \d+ stores\)", out)
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +113,7 @@ def week_frame(path) -> pd.DataFrame:
 def test_weeks_are_written_oldest_first_each_in_its_own_file(three_weeks):
     assert [p.name for p in three_weeks.files] == [
         "store_status_week01.csv", "store_status_week02.csv", "store_status_week03.csv", "menu_hours.csv", "timezones.csv",
+        "owners.csv",
     ]
 
 
@@ -130,6 +137,7 @@ def test_every_week_polls_the_same_stores_with_the_same_hours_and_zones(three_we
     one_week = generate_dataset(out_dir=tmp_path, scale=SCALE, seed=7)
     assert three_weeks.files[3].read_bytes() == one_week.files[1].read_bytes()
     assert three_weeks.files[4].read_bytes() == one_week.files[2].read_bytes()
+    assert three_weeks.files[5].read_bytes() == one_week.files[3].read_bytes()
 
 
 def test_the_last_week_is_byte_for_byte_the_default_polls_file(three_weeks, tmp_path):
@@ -154,3 +162,51 @@ def test_make_dataset_weeks_takes_no_window(tmp_path):
         call_command("make_dataset", str(tmp_path), "--weeks", "2", "--end", "2023-01-20T00:00:00Z")
     with pytest.raises(CommandError, match="weeks must be at least 1"):
         call_command("make_dataset", str(tmp_path), "--weeks", "0")
+
+
+# --- Owners (SPEC 11) -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def full_size_owners():
+    _, _, ids = choose_stores(scale=1, seed=2023)
+    return ids, choose_owners(store_ids=ids, seed=2023)
+
+
+def test_owners_name_only_generated_stores_each_pair_once(full_size_owners):
+    ids, owners = full_size_owners
+    assert list(owners.columns) == ["store_id", "owner"]
+    assert set(owners.store_id) <= set(ids) and not owners.duplicated().any()
+
+
+def test_most_stores_have_a_brand_some_a_franchisee_too_and_about_5_percent_none(full_size_owners):
+    ids, owners = full_size_owners
+    per_store = owners.groupby("store_id").owner.agg(list)
+    assert len(ids) == 14_399
+    # Unowned: 5% of 14,399 = 720 expected (binomial sd ~26). Two owners: 25% of the 95% owned = 3,420 (sd ~50).
+    assert 620 < len(ids) - len(per_store) < 820
+    assert 3_220 < (per_store.map(len) == 2).sum() < 3_620
+    assert per_store.map(len).max() == 2
+    # Every owned store's first owner is a brand; a second one is a franchisee of that brand
+    # (franchisee-001 .. -003 are brand-01's: number = 3 x (brand - 1) + 1 .. 3).
+    assert per_store.map(lambda names: names[0].startswith("brand-")).all()
+    pairs = per_store[per_store.map(len) == 2]
+    assert pairs.map(lambda n: (int(n[1].removeprefix("franchisee-")) - 1) // 3 + 1 == int(n[0].removeprefix("brand-"))).all()
+    assert owners.owner.str.startswith("brand-").sum() == len(per_store)
+
+
+def test_the_benchmark_owner_holds_about_1000_of_the_full_size_stores(full_size_owners):
+    _, owners = full_size_owners
+    brands = owners[owners.owner.str.startswith("brand-")].owner.value_counts()
+    # 0.073 x 0.95 x 14,399 = 998.6 expected (sd ~30); it is the biggest brand, 40 in all.
+    assert BENCHMARK_OWNER == "brand-01" and 900 < brands[BENCHMARK_OWNER] < 1_100
+    assert brands.index[0] == BENCHMARK_OWNER and len(brands) == 40
+
+
+def test_owners_are_drawn_apart_from_the_other_files_so_those_stay_as_they_were(tmp_path):
+    # The bundled sample was made before owners existed: the documented command makes the same
+    # polls, hours and timezones byte for byte, and the same owners file as the one bundled.
+    sample = Path(__file__).resolve().parents[2] / "data" / "sample"
+    made = generate_dataset(out_dir=tmp_path, scale=0.02, compress=True, start=pd.Timestamp("2023-01-18T18:13:22.479220"))
+    assert sorted(p.name for p in made.files) == sorted(p.name for p in sample.iterdir())
+    assert all(p.read_bytes() == (sample / p.name).read_bytes() for p in made.files)

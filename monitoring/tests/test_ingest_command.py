@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from monitoring.models import BusinessHours, StatusPoll, Store
+from monitoring.models import BusinessHours, StatusPoll, Store, StoreOwner
 
 DATA = Path(__file__).parent / "data"
 SAMPLE = Path(settings.BASE_DIR) / "data" / "sample"
@@ -32,15 +32,32 @@ def test_runscript_load_loads_the_bundled_sample_from_the_data_folder(capsys, se
     call_command("runscript", "load")
     # A second, simpler reading of the same files with the csv module agrees on every count.
     polls, hours, zones = read_sample("store_status.csv.gz"), read_sample("menu_hours.csv.gz"), read_sample("timezones.csv.gz")
-    known = {row["store_id"] for row in polls + hours + zones}
+    owners = read_sample("owners.csv.gz")
+    known = {row["store_id"] for row in polls + hours + zones + owners}
     assert Store.objects.count() == len(known)
     assert StatusPoll.objects.count() == len(polls)
     assert BusinessHours.objects.count() == len(hours)
     assert dict(Store.objects.exclude(timezone="").values_list("store_id", "timezone")) == {z["store_id"]: z["timezone_str"] for z in zones}
+    assert set(StoreOwner.objects.values_list("store__store_id", "owner")) == {(o["store_id"], o["owner"]) for o in owners}
     latest = max(row["timestamp_utc"] for row in polls)
     assert latest < "2023-01-25 18:13:22.479220 UTC"  # the window ends at the real data's latest poll
     out = capsys.readouterr().out
     assert f"store_status.csv.gz (polls, full): {len(polls):,} read, {len(polls):,} inserted" in out
+    assert f"owners.csv.gz (owners, full): {len(owners):,} read, {len(owners):,} inserted" in out
+
+
+def test_the_bundled_sample_lets_a_newcomer_try_owner_logins():
+    # SPEC 11 on the sample: at least two owners, a store of two owners (brand and franchisee),
+    # and stores of none, which only staff see.
+    owners = read_sample("owners.csv.gz")
+    stores = {row["store_id"] for row in read_sample("store_status.csv.gz")}
+    per_store: dict[str, set[str]] = {}
+    for row in owners:
+        per_store.setdefault(row["store_id"], set()).add(row["owner"])
+    assert len({row["owner"] for row in owners}) >= 2
+    assert any(len(names) == 2 for names in per_store.values())
+    assert set(per_store) < stores and len(stores - set(per_store)) >= 3
+    assert sum(1 for names in per_store.values() if "brand-01" in names) >= 5
 
 
 def test_runscript_load_names_files_and_folders_and_writes_rejected_rows_beside_its_log(capsys, log_dir):

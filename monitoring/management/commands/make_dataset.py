@@ -1,4 +1,4 @@
-"""Make a realistic store-monitoring dataset: real hours and timezones, synthetic polls.
+"""Make a realistic store-monitoring dataset: real hours and timezones, synthetic polls and owners.
 
     manage.py make_dataset OUT                       real scale: ~14,400 stores, ~2.0M polls, one week
     manage.py make_dataset OUT --scale 0.02 --gzip   a few hundred stores, gzipped (like data/sample)
@@ -7,14 +7,15 @@
     manage.py make_dataset OUT --weeks 8             8 weeks ending with the real one, a polls file per
                                                      week: store_status_week01.csv (oldest) ... _week08.csv
 
-Deterministic: the same arguments give byte-identical files (monitoring/datagen.py).
+Deterministic: the same arguments give byte-identical files (monitoring/datagen.py). The
+summary names the owner the benchmarks scope to (brand-01, about 1,000 stores at full size).
 """
 from pathlib import Path
 
 import pandas as pd
 from django.core.management.base import BaseCommand, CommandError
 
-from monitoring.datagen import END, START, generate_dataset, generate_weeks
+from monitoring.datagen import BENCHMARK_OWNER, END, START, generate_dataset, generate_weeks
 
 
 def _utc(text: str) -> pd.Timestamp:
@@ -26,7 +27,7 @@ class Command(BaseCommand):
     help = __doc__
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("out", type=Path, help="folder to write store_status, menu_hours, timezones CSVs to")
+        parser.add_argument("out", type=Path, help="folder to write store_status, menu_hours, timezones, owners CSVs to")
         parser.add_argument("--scale", type=float, default=1.0, help="share of the real store count (default 1)")
         parser.add_argument("--seed", type=int, default=2023)
         parser.add_argument("--start", type=_utc, default=None, help=f"first poll time, UTC (default {START})")
@@ -48,6 +49,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.SUCCESS(
                     f"{summary.stores:,} stores, {summary.polls:,} polls, {summary.hours_rows:,} business-hour rows, "
-                    f"{summary.timezone_rows:,} timezones -> {out}"
+                    f"{summary.timezone_rows:,} timezones, {summary.owner_rows:,} owner rows "
+                    f"({BENCHMARK_OWNER} owns {summary.benchmark_owner_stores:,} stores) -> {out}"
                 )
             )
