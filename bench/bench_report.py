@@ -4,6 +4,7 @@
     ... bench/bench_report.py --scale 10     # ten times the stores and polls (heavy: minutes to load)
     ... bench/bench_report.py --weeks 2      # two weeks of polls: the steady state (a report reads 14 days)
     .venv/bin/python bench/bench_report.py   # no DATABASE_URL: an embedded PostgreSQL in bench/out/
+    ... bench/bench_report.py --owner brand-01 --runs 3   # one owner's report (988 stores, SPEC 11), median of 3
 
 Generates the dataset with the project's generator (`manage.py make_dataset`, reused
 when bench/out/report-<scale>/sources already holds it: the generator is
@@ -17,6 +18,10 @@ that each peak RSS is its own:
 - command: `manage.py report` (reads, engine, CSV, Report row);
 - trigger: POST /trigger_report, then GET /get_report until it says Complete, through
   Django's test Client in a process whose runner threads build the report.
+
+With `--owner O` every way computes O's report only (its stores read alone), the trigger
+sent with a token of O's. With `--runs N` each way runs N times, each in its own process,
+and its figures are the run of median seconds (all N times are listed too).
 
 The last line printed is one JSON object of figures (docs/performance.md records them).
 """
@@ -49,10 +54,11 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))  # the project's modules, for the children and the weeks' dates
     options = _arguments()
     if options.way:
-        print(json.dumps(_run_way(options.way)))
+        print(json.dumps(_run_way(options.way, owner=options.owner)))
         return
     sources = OUT / f"report-{options.scale:g}" / "sources"
-    if not (sources / "store_status.csv").exists():
+    # owners.csv too: a folder made before the generator wrote owners is made again.
+    if not all((sources / name).exists() for name in ("store_status.csv", "owners.csv")):
         manage("make_dataset", str(sources), "--scale", f"{options.scale:g}")
     admin_url = use_fresh_database(name=DB_NAME, embedded_pgdata=OUT / "pgdata-report")
     try:
@@ -61,8 +67,8 @@ def main() -> None:
         manage("runscript", "load", "-v", "0", "--script-args", str(sources))
         _load_more_weeks(scale=options.scale, weeks=options.weeks)
         log(f"loaded in {time.perf_counter() - load_started:.1f} s")
-        figures = {"scale": options.scale, "weeks": options.weeks}
-        figures.update({way: _measure_in_child(way) for way in ("engine", "command", "trigger")})
+        figures = {"scale": options.scale, "weeks": options.weeks, "owner": options.owner or None}
+        figures.update({way: _measure_in_child(way, owner=options.owner, runs=options.runs) for way in ("engine", "command", "trigger")})
     finally:
         drop_database(name=DB_NAME, admin_url=admin_url)
     figures["cpus"] = os.cpu_count()
@@ -74,6 +80,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--scale", type=float, default=1.0, help="share of the real store count (default 1)")
     parser.add_argument("--weeks", type=int, choices=range(1, 6), default=1,
                         help="weeks of polls loaded (default 1; the generator reaches 4 weeks past the first)")
+    parser.add_argument("--owner", default="", help="one owner's report (its stores only), e.g. brand-01")
+    parser.add_argument("--runs", type=int, default=1, help="runs of each way; the figures are the median run's")
     parser.add_argument("--way", choices=["engine", "command", "trigger"], help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -90,30 +98,34 @@ def _load_more_weeks(*, scale: float, weeks: int) -> None:
         manage("runscript", "load", "-v", "0", "--script-args", str(folder / "store_status.csv"))
 
 
-def _measure_in_child(way: str) -> dict:
-    """Run one way in a fresh process; its figures plus its own peak RSS."""
-    figures = child_figures(__file__, "--way", way, label=f"the {way} run")
-    log(f"{way}: {figures}")
-    return figures
+def _measure_in_child(way: str, *, owner: str, runs: int) -> dict:
+    """Run one way `runs` times, each in a fresh process; the median run's figures (with its own peak RSS)."""
+    results = [child_figures(__file__, "--way", way, "--owner", owner, label=f"the {way} run") for _ in range(runs)]
+    for figures in results:
+        log(f"{way}: {figures}")
+    median = sorted(results, key=lambda figures: figures["seconds"])[len(results) // 2]
+    return {**median, "runs_seconds": [figures["seconds"] for figures in results]} if runs > 1 else median
 
 
-def _run_way(way: str) -> dict:
+def _run_way(way: str, *, owner: str) -> dict:
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "main.settings")
     django.setup()
-    return {"engine": _engine_alone, "command": _command, "trigger": _trigger}[way]()
+    return {"engine": _engine_alone, "command": _command, "trigger": _trigger}[way](owner=owner)
 
 
-def _engine_alone() -> dict:
+def _engine_alone(*, owner: str) -> dict:
     from django.conf import settings
 
+    from monitoring.access import owner_scope
     from monitoring.engine import compute_report, report_to_csv
     from monitoring.reports import reading
 
     now = reading.report_now(as_of=None)
-    ranges = reading.shard_ranges(size=settings.REPORT_SHARD_STORES)
-    frames = [reading.read_shard(bounds=reading.bounds_of(ranges, i), now=now) for i in range(len(ranges))]
+    scope = owner_scope(owner)
+    ranges = reading.shard_ranges(size=settings.REPORT_SHARD_STORES, scope=scope)
+    frames = [reading.read_shard(bounds=reading.bounds_of(ranges, i), now=now, scope=scope) for i in range(len(ranges))]
     compute = to_csv = 0.0
     stores = 0
     for f in frames:
@@ -133,24 +145,29 @@ def _engine_alone() -> dict:
     }
 
 
-def _command() -> dict:
+def _command(*, owner: str) -> dict:
     from django.core.management import call_command
 
     from monitoring.models import Report
 
     started = time.perf_counter()
-    call_command("report", "--output", str(OUT / "report.csv"), stdout=sys.stderr)
+    call_command("report", "--output", str(OUT / "report.csv"), "--owner", owner, stdout=sys.stderr)
     seconds = time.perf_counter() - started
     return {"seconds": round(seconds, 2), **_split(Report.objects.latest("requested_at"))}
 
 
-def _trigger() -> dict:
-    """POST /trigger_report, then GET /get_report until Complete (the API's own answers)."""
+def _trigger(*, owner: str) -> dict:
+    """POST /trigger_report, then GET /get_report until Complete (the API's own answers); an owner's with its token."""
     from django.test import Client
 
-    from monitoring.models import Report
+    from monitoring.access import api_token_create
+    from monitoring.models import ApiToken, Report
 
-    client = Client()
+    headers = {}
+    if owner:
+        ApiToken.objects.filter(name="bench-owner").delete()
+        headers["HTTP_AUTHORIZATION"] = f"Bearer {api_token_create(name='bench-owner', owner=owner).secret}"
+    client = Client(**headers)
     client.get("/api/v1/health")  # URLconf, API and database connection ready, as in a running server
     started = time.perf_counter()
     answer = client.post("/trigger_report")
