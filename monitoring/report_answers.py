@@ -16,7 +16,7 @@ from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
 from ninja.responses import NinjaJSONEncoder
 
-from monitoring.api_schemas import NO_SUCH_REPORT
+from monitoring.api.schemas import NO_SUCH_REPORT
 from monitoring.engine import STATES, iso_seconds
 from monitoring.models import Report
 from monitoring.pages import StoreDetail, read_report_csv
@@ -27,7 +27,7 @@ from monitoring.reports.status import FleetStatus
 # ninja's own Content-Type for its answers, so every JSON answer looks alike.
 JSON_TYPE = "application/json; charset=utf-8"
 CSV_TYPE = "text/csv; charset=utf-8"
-# Report attributes the status carries, by group (names as in the model and api_schemas.ReportStatus).
+# Report attributes the status carries, by group (names as in the model and api.schemas.ReportStatus).
 TIMES = ("as_of", "requested_at", "started_at", "finished_at")
 PROGRESS = ("progress", "shards_done", "shards_total")
 # What a finished report measured: its `now`, its size and where its time went.

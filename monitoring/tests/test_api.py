@@ -356,7 +356,7 @@ def test_a_server_failure_on_the_api_is_a_json_500(monkeypatch):
     def broken(**kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("monitoring.api.report_list", broken)
+    monkeypatch.setattr("monitoring.api.reports.report_list", broken)
     response = Client(raise_request_exception=False).get("/api/v1/reports")
     assert response.status_code == 500
     assert response.json() == {"status": "Internal Server Error", "error": "the server failed on this request; the error is logged"}
