@@ -240,6 +240,8 @@ class Report(models.Model):
     runner = models.CharField(max_length=200, blank=True, default="")
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Celery's shards started over because a load committed while they ran (reports/shards.py).
+    data_restarts = models.PositiveSmallIntegerField(default=0)
     shards_total = models.PositiveIntegerField(default=0)
     shards_done = models.PositiveIntegerField(default=0)
     store_count = models.PositiveIntegerField(null=True, blank=True)

@@ -59,6 +59,7 @@ HEARTBEAT_SECONDS = 5.0
 # Times a report is read again from the start because a load committed while it ran; hourly
 # loads meet a report once at most, so a third means the data never stops changing.
 SNAPSHOT_ATTEMPTS = 3
+DATA_KEPT_CHANGING = f"a load committed during each of {SNAPSHOT_ATTEMPTS} attempts; trigger the report again"
 
 
 class DataKeptChanging(Exception):
@@ -108,7 +109,7 @@ def _build(*, report_id: uuid.UUID, runner: str) -> None:
                 raise ReportLost(report_id)
             return
         logger.info("report %s: a load committed while it ran; reading every shard again", report_id)
-    raise DataKeptChanging(f"a load committed during each of {SNAPSHOT_ATTEMPTS} attempts; trigger the report again")
+    raise DataKeptChanging(DATA_KEPT_CHANGING)
 
 
 def _shards_at(

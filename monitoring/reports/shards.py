@@ -147,13 +147,19 @@ def _start_over(*, report_id: uuid.UUID, send: SendShard) -> None:
     """A load committed while the report ran: every shard again, at the new state.
 
     The shard ranges stay: they only balance the work (the outer shards are open-ended, so a new
-    store still falls in exactly one). Attempts restart too: no worker died.
+    store still falls in exactly one). Attempts restart too: no worker died. As on the thread
+    runner, the report fails after SNAPSHOT_ATTEMPTS starts that each met a load, rather than
+    chase data that never stops changing.
     """
     report = Report.objects.get(pk=report_id)
+    if report.data_restarts + 1 >= build.SNAPSHOT_ATTEMPTS:
+        state.report_fail(report_id=report_id, error=build.DATA_KEPT_CHANGING)
+        return
     basis = reading.report_basis(as_of=report.as_of)
     logger.info("report %s: a load committed while it ran; every shard again at generation %s", report_id, basis.generation)
     Report.objects.filter(pk=report_id).update(
         now=basis.now, data_generation=basis.generation, shards_done=0, heartbeat_at=timezone.now(),
+        data_restarts=report.data_restarts + 1,
     )
     report.shards.update(done=False, attempts=0, csv_rows="", outage_rows="", outage_count_rows="", period_totals={})
     indexes = list(report.shards.order_by("index").values_list("index", flat=True))

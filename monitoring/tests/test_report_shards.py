@@ -175,3 +175,29 @@ def test_a_load_between_two_celery_shards_starts_the_report_over_at_the_new_stat
     report.refresh_from_db()
     assert report.state == Report.State.COMPLETE, report.error
     assert report.csv == after_state_csv(tmp_path) != before
+
+
+def test_celery_shards_give_up_when_a_load_commits_during_every_start(
+    loaded_twice, tmp_path, monkeypatch, django_capture_on_commit_callbacks,
+):
+    """As the thread runner does after SNAPSHOT_ATTEMPTS (3) reads that each met a load: a load
+    commits after every shard read here, so starts 1, 2 and 3 each see a newer generation."""
+    reads: list[int] = []
+    original = reading.read_shard
+
+    def read_then_load(**arguments):
+        data = original(**arguments)
+        reads.append(data.generation)
+        assert len(reads) < 20, "the shards kept starting over"
+        write_polls(tmp_path, f"later-{len(reads)}.csv", flipped=len(reads) % 2 == 1, hours=range(0, 13 + len(reads)))
+        ingest_paths(paths=[tmp_path / f"later-{len(reads)}.csv"])
+        return data
+
+    monkeypatch.setattr(reading, "read_shard", read_then_load)
+    report, queue = dispatched()
+    while queue:
+        report_id, index = queue.pop(0)
+        with django_capture_on_commit_callbacks(execute=True):
+            shards.shard_run(report_id=report_id, index=index, send=lambda *task: queue.append(task))
+    report.refresh_from_db()
+    assert (report.state, report.error, report.data_restarts) == (Report.State.FAILED, build.DATA_KEPT_CHANGING, 2)
