@@ -131,7 +131,7 @@ SOURCE_MAX_BYTES = env_int("SOURCE_MAX_BYTES", 2 << 30, minimum=1)
 SOURCE_TIMEOUT_SECONDS = env_int("SOURCE_TIMEOUT_SECONDS", 30, minimum=1)
 # Uploads (POST /api/v1/sources, the data page's form) go to a temporary file as they arrive,
 # whatever their size: a CSV is never held whole in memory.
-FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
+FILE_UPLOAD_HANDLERS = ["monitoring.middleware.CappedUploadHandler"]
 # Where load logs and rejected-row CSVs are written.
 MONITORING_LOG_DIR = env_path("MONITORING_LOG_DIR", BASE_DIR / "var" / "log")
 # Seconds between two ingestion rounds of the refresher.

@@ -6,6 +6,7 @@ from typing import Callable
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
+from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from monitoring.access import api_token_for_request, request_scope
@@ -61,3 +62,30 @@ class ContentSecurityPolicyMiddleware:
         relaxed = request.path.startswith(THIRD_PARTY_PAGES)
         response.headers.setdefault("Content-Security-Policy", THIRD_PARTY_PAGES_POLICY if relaxed else CONTENT_SECURITY_POLICY)
         return response
+
+
+class CappedUploadHandler(TemporaryFileUploadHandler):
+    """Uploads go to a temporary file as they arrive, and stop at SOURCE_MAX_BYTES.
+
+    Django reads a multipart body before any view runs (the CSRF check reads the form), so
+    a cap in the view would come after the disk had taken the whole body: here the upload
+    stops at the cap, what was written is dropped, and the view finds
+    `request.upload_over_cap` set (data page: 413).
+    """
+
+    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None) -> None:
+        self.received = 0
+        # Refused at the first byte of a file when the body says it is over the cap.
+        self.over_cap = content_length > settings.SOURCE_MAX_BYTES
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
+        self.received += len(raw_data)
+        if self.over_cap or self.received > settings.SOURCE_MAX_BYTES:
+            self.file.close()  # a temporary file: closing deletes it
+            self._refuse()
+        return super().receive_data_chunk(raw_data, start)
+
+    def _refuse(self) -> None:
+        self.request.upload_over_cap = True
+        # The rest of the body is read and discarded, so the client still gets the answer.
+        raise StopUpload(connection_reset=False)

@@ -201,6 +201,9 @@ def data_upload(request: HttpRequest) -> HttpResponse:
     if not is_staff_request(request):
         return not_for_this_identity(request)
     form = UploadForm(request.POST, request.FILES)
+    if getattr(request, "upload_over_cap", False):
+        form.add_error("file", f"The file is larger than SOURCE_MAX_BYTES ({settings.SOURCE_MAX_BYTES:,} bytes): nothing was loaded.")
+        return _data_page(request, upload_form=form, status=413)
     if not form.is_valid():
         return _data_page(request, upload_form=form, status=400)
     upload = form.cleaned_data["file"]

@@ -83,6 +83,16 @@ def test_the_data_page_form_loads_the_file_and_shows_the_summary():
     assert StatusPoll.objects.count() == 2
 
 
+def test_the_data_page_form_stops_an_upload_over_the_cap_and_says_so(settings):
+    settings.SOURCE_MAX_BYTES = 100
+    client = Client(enforce_csrf_checks=True)
+    token = client.get("/data/").cookies["csrftoken"].value
+    # The token first, as the page's form sends it: parsing stops at the file.
+    page = client.post("/data/upload", {"csrfmiddlewaretoken": token, "file": SimpleUploadedFile("p.csv", POLLS * 5)})
+    assert page.status_code == 413 and "larger than SOURCE_MAX_BYTES (100 bytes)" in page.content.decode()
+    assert not IngestRun.objects.exists()
+
+
 def test_the_data_page_form_refuses_a_post_without_csrf():
     client = Client(enforce_csrf_checks=True)
     assert client.post("/data/upload", {"file": SimpleUploadedFile("p.csv", POLLS)}).status_code == 403
