@@ -17,8 +17,8 @@ reads one state of the data, never some before and some after a load.
 
 Hours and polls travel as binary COPY, read by numpy without parsing text:
 hours as fixed-width rows, polls as one row per store holding its timestamps
-and statuses as arrays. Stores, the only variable-width text, come from one
-plain query.
+and, apart, those of its inactive polls as arrays. Stores, the only
+variable-width text, come from one plain query.
 """
 from __future__ import annotations
 
@@ -53,7 +53,6 @@ _COPY_TRAILER_BYTES = 2
 # lower bound (4 bytes each), then each element as its length and value.
 _ARRAY_HEADER_BYTES = 20
 _STAMP = np.dtype([("length", ">i4"), ("value", ">i8")])
-_STATUS = np.dtype([("length", ">i4"), ("value", "?")])
 
 
 @dataclass(frozen=True)
@@ -172,7 +171,7 @@ def read_shard(
             # The upper half's polls on a second connection, in this same snapshot,
             # while this one reads the hours and the lower half.
             upper = helper.submit(
-                _copy_in_snapshot,
+                _polls_in_snapshot,
                 # This thread's connection settings: Django's `connection` is per thread.
                 connect=partial(connection.get_new_connection, connection.get_connection_params()),
                 snapshot=_export_snapshot(cursor),
@@ -187,10 +186,11 @@ def read_shard(
             {"store": ">i8", "weekday": ">i2", "start_us": ">i8", "end_us": ">i8"},
         )
         part = "" if cut is None else "p.store_id < %(cut)s AND"
-        polls = _decode_polls(_copy_out(cursor, _polls_sql(where=where, part=part), {**polls_params, "cut": cut}))
+        halves = [_decode_polls(_copy_out(cursor, _polls_sql(where=where, part=part), {**polls_params, "cut": cut}))]
         if upper is not None:
             # Lower ids first: the polls stay sorted by (store, timestamp).
-            polls = pd.concat([polls, _decode_polls(upper.result())], ignore_index=True)
+            halves.append(upper.result())
+        polls = _polls_frame(halves)
         cursor.execute(_GENERATION)
         generation = cursor.fetchone()[0]
     return ShardInput(stores=stores, hours=hours, polls=polls, read_seconds=time.perf_counter() - started, generation=generation)
@@ -214,8 +214,10 @@ def _export_snapshot(cursor) -> str:
     return cursor.fetchone()[0]
 
 
-def _copy_in_snapshot(*, connect: Callable[[], Any], snapshot: str, sql: str, params: dict) -> bytes:
-    """`sql`'s binary COPY on a connection of its own, in the exported `snapshot`.
+def _polls_in_snapshot(*, connect: Callable[[], Any], snapshot: str, sql: str, params: dict) -> _Polls:
+    """The polls `sql` selects, read (binary COPY) on a connection of its own in the exported `snapshot`.
+
+    Decoded here too, so this half's decoding overlaps the other half's read.
 
     The exporting transaction stays open until this returns (read_shard waits for
     it inside the snapshot), as SET TRANSACTION SNAPSHOT requires.
@@ -226,9 +228,10 @@ def _copy_in_snapshot(*, connect: Callable[[], Any], snapshot: str, sql: str, pa
         with raw.cursor() as cursor:
             cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
-            return _copy_out(cursor, sql, params)
+            data = _copy_out(cursor, sql, params)
     finally:
         raw.close()
+    return _decode_polls(data)
 
 
 def _polls_sql(*, where: str, part: str) -> str:
@@ -238,18 +241,22 @@ def _polls_sql(*, where: str, part: str) -> str:
     index, which carries the status, is scanned once in its order and the
     partitions' scans are merged on (store, timestamp), so each store's polls
     arrive together and sorted and one GroupAggregate turns them into two
-    arrays (timestamps, statuses) without a sort. A per-store LATERAL probe
-    would instead descend the 15 partitions' indexes once per store (measured
-    about 1.6 times slower, docs/performance.md). About 250 polls travel per
-    COPY row, so the client's cost per row is paid per store. A shard narrower
-    than all stores passes its store ids as one array the index scans look up
-    (an InitPlan: one query, and no literal list for the planner to estimate).
+    arrays without a sort: all its timestamps, and the timestamps of its
+    inactive polls (NULL when there is none). A poll is inactive about one time
+    in nine, so the second array is short: the server builds and sends one
+    element per poll, where a status array beside the timestamps cost it about
+    a fifth more (docs/performance.md). A per-store LATERAL probe would instead
+    descend the 15 partitions' indexes once per store (measured about 1.6 times
+    slower). About 250 polls travel per COPY row, so the client's cost per row
+    is paid per store. A shard narrower than all stores passes its store ids as
+    one array the index scans look up (an InitPlan: one query, and no literal
+    list for the planner to estimate).
     """
     stores = "" if where == "TRUE" else f"p.store_id = ANY(ARRAY(SELECT s.id FROM monitoring_store s WHERE {where})) AND"
     # array_agg keeps the order of the ordered subquery's rows (PostgreSQL 15 has
     # no presorted aggregate input: an ORDER BY inside array_agg would sort again).
     return f"""
-        SELECT store_id, array_agg(timestamp), array_agg(active) FROM (
+        SELECT store_id, array_agg(timestamp), array_agg(timestamp) FILTER (WHERE NOT active) FROM (
             SELECT p.store_id, p.timestamp, p.active FROM monitoring_statuspoll p
             WHERE {stores} {part} p.timestamp >= %(since)s AND p.timestamp <= %(now)s
             ORDER BY p.store_id, p.timestamp
@@ -257,31 +264,94 @@ def _polls_sql(*, where: str, part: str) -> str:
         GROUP BY store_id"""
 
 
-def _decode_polls(data: bytes) -> pd.DataFrame:
-    """The binary COPY of _polls_sql as a polls frame: each store's arrays read by numpy."""
-    stores, counts, stamps, statuses = [], [], [], []
-    unpack = struct.unpack_from
+@dataclass(frozen=True)
+class _Polls:
+    """Polls as three arrays, sorted by (store, timestamp)."""
+
+    store: np.ndarray  # int64
+    ts: np.ndarray  # int64 ns since the epoch
+    active: np.ndarray  # bool
+
+
+def _polls_frame(parts: list[_Polls]) -> pd.DataFrame:
+    """The polls of `parts`, in their order, as one frame."""
+    columns = {name: np.concatenate([getattr(part, name) for part in parts]) for name in ("store", "ts", "active")}
+    return pd.DataFrame(columns, copy=False)  # the arrays become the columns as they are
+
+
+def _decode_polls(data: bytes) -> _Polls:
+    """The binary COPY of _polls_sql as arrays, sorted by (store, timestamp).
+
+    One pass over the rows finds each store's two arrays, whose elements (a
+    4-byte length and an 8-byte value each) numpy reads in place; each inactive
+    timestamp is then found among its store's polls, whose status it clears.
+    """
+    stores, counts, stamps, inactive_counts, inactive = [], [], [], [], []
+    view, unpack = memoryview(data), struct.unpack_from
     at, end = _COPY_HEADER_BYTES, len(data) - _COPY_TRAILER_BYTES
     while at < end:
-        # Row: field count, then length + value of: store (int8), timestamp[] , bool[].
-        store, stamps_bytes = unpack(">qi", data, at + 6)
-        count = unpack(">i", data, at + 18 + _ARRAY_HEADER_BYTES - 8)[0]
-        statuses_at = at + 18 + stamps_bytes
-        statuses_bytes = unpack(">i", data, statuses_at)[0]
-        if stamps_bytes != _ARRAY_HEADER_BYTES + 12 * count or statuses_bytes != _ARRAY_HEADER_BYTES + 5 * count:
-            raise ValueError(f"COPY of polls: store {store}'s arrays are not {count} plain values")
+        # Row: field count, then length + value of: store (int8), timestamp[], timestamp[] or NULL (-1).
+        store, stamps_bytes = unpack(">qi", view, at + 6)
+        at += 18
         stores.append(store)
-        counts.append(count)
-        stamps.append(np.frombuffer(data, _STAMP, count=count, offset=at + 18 + _ARRAY_HEADER_BYTES)["value"])
-        statuses.append(np.frombuffer(data, _STATUS, count=count, offset=statuses_at + 4 + _ARRAY_HEADER_BYTES)["value"])
-        at = statuses_at + 4 + statuses_bytes
+        counts.append(_array_count(view, at, stamps_bytes, store))
+        stamps.append(np.frombuffer(view, _STAMP, counts[-1], at + _ARRAY_HEADER_BYTES)["value"])
+        at += stamps_bytes
+        inactive_bytes = unpack(">i", view, at)[0]
+        at += 4
+        if inactive_bytes < 0:
+            inactive_counts.append(0)
+            continue
+        inactive_counts.append(_array_count(view, at, inactive_bytes, store))
+        inactive.append(np.frombuffer(view, _STAMP, inactive_counts[-1], at + _ARRAY_HEADER_BYTES)["value"])
+        at += inactive_bytes
     if not stores:
-        return pd.DataFrame({"store": np.empty(0, np.int64), "ts": np.empty(0, np.int64), "active": np.empty(0, bool)})
-    return pd.DataFrame({
-        "store": np.repeat(np.array(stores, dtype=np.int64), counts),
-        "ts": (np.concatenate(stamps).astype(np.int64) + _PG_EPOCH_US) * 1_000,
-        "active": np.concatenate(statuses),
-    })
+        return _Polls(store=np.empty(0, np.int64), ts=np.empty(0, np.int64), active=np.empty(0, bool))
+    stamps_us, inactive_us = _joined(stamps), _joined(inactive)
+    counts, inactive_counts = np.array(counts, dtype=np.int64), np.array(inactive_counts, dtype=np.int64)
+    rows = np.arange(len(stores), dtype=np.int64)
+    where = _positions_of(rows.repeat(counts), stamps_us, rows.repeat(inactive_counts), inactive_us)
+    if not np.array_equal(stamps_us[np.minimum(where, stamps_us.size - 1)], inactive_us):
+        raise ValueError("COPY of polls: an inactive poll is not among its store's sorted polls")
+    active = np.ones(stamps_us.size, dtype=bool)
+    active[where] = False
+    stamps_us += _PG_EPOCH_US
+    stamps_us *= 1_000
+    return _Polls(store=np.array(stores, dtype=np.int64).repeat(counts), ts=stamps_us, active=active)
+
+
+def _joined(values: list[np.ndarray]) -> np.ndarray:
+    """Big-endian int64 pieces as one native int64 array."""
+    return np.concatenate(values).astype(np.int64) if values else np.empty(0, np.int64)
+
+
+def _array_count(data: memoryview, at: int, size: int, store: int) -> int:
+    """The element count of the one-dimensional timestamp array of `size` bytes at `at`, checked."""
+    count = struct.unpack_from(">i", data, at + _ARRAY_HEADER_BYTES - 8)[0]
+    if size != _ARRAY_HEADER_BYTES + _STAMP.itemsize * count:
+        raise ValueError(f"COPY of polls: store {store}'s arrays are not {count} plain values")
+    return count
+
+
+def _positions_of(rows: np.ndarray, stamps: np.ndarray, wanted_rows: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Where each (row, timestamp) of `wanted` sits among (rows, stamps), both sorted by row then timestamp.
+
+    One searchsorted over keys row x span + (timestamp - first), in slices of rows
+    small enough for the keys to fit in an int64 (one slice for any real read).
+    """
+    if not wanted.size:
+        return np.empty(0, dtype=np.int64)
+    first, span = int(stamps.min()), int(stamps.max() - stamps.min()) + 1
+    rows_per_slice = max(1, (1 << 62) // span)
+    positions = []
+    for low in range(0, int(rows[-1]) + 1, rows_per_slice):
+        high = low + rows_per_slice
+        start, stop = np.searchsorted(rows, [low, high])
+        wanted_start, wanted_stop = np.searchsorted(wanted_rows, [low, high])
+        keys = (rows[start:stop] - low) * span + (stamps[start:stop] - first)
+        wanted_keys = (wanted_rows[wanted_start:wanted_stop] - low) * span + (wanted[wanted_start:wanted_stop] - first)
+        positions.append(start + np.searchsorted(keys, wanted_keys))
+    return np.concatenate(positions)
 
 
 def _store_filter(*, bounds: ShardBounds, store_id: str | None, scope: StoreScope) -> tuple[str, dict]:

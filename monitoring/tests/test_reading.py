@@ -4,14 +4,14 @@ Data: monitoring/tests/report_cases.py.
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from monitoring.models import Store
+from monitoring.models import StatusPoll, Store
 from monitoring.reports import reading
 from monitoring.tests.report_cases import LATEST_POLL, make_small_data, make_stores
 
@@ -60,6 +60,25 @@ def test_one_store_is_read_as_the_whole_read_holds_it():
     pd.testing.assert_frame_equal(rows_of(one.polls, key), rows_of(whole.polls, key))
     # Store "a": Monday 09:00-12:00 and its two polls (report_cases).
     assert len(one.hours) == 1 and len(one.polls) == 2
+
+
+def test_every_poll_comes_with_its_status_whether_its_store_has_no_inactive_poll_some_or_only_those():
+    # The read sends each store's timestamps and, apart, those of its inactive polls
+    # (none: a NULL array); the reader marks the latter inactive among the former.
+    always_up, always_down, mixed = (Store.objects.create(store_id=name) for name in ("up", "down", "mixed"))
+    statuses = {always_up: [True, True, True], always_down: [False, False], mixed: [False, True, True, False, True]}
+    StatusPoll.objects.bulk_create(
+        StatusPoll(store=store, timestamp=LATEST_POLL - timedelta(hours=hour), active=active)
+        for store, column in statuses.items() for hour, active in enumerate(column)
+    )
+    polls = reading.read_shard(now=LATEST_POLL).polls
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    expected = sorted(
+        (store, (at - epoch) // timedelta(microseconds=1) * 1_000, active)
+        for store, at, active in StatusPoll.objects.values_list("store", "timestamp", "active")
+    )
+    assert list(polls.itertuples(index=False, name=None)) == expected  # sorted by (store, timestamp) as read
+    assert polls["active"].sum() == 6
 
 
 def test_a_store_within_bounds_but_not_the_named_one_is_not_read():
