@@ -10,9 +10,11 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
+from functools import partial
 
 import psycopg2
 from django.conf import settings
@@ -115,18 +117,55 @@ def _build(*, report_id: uuid.UUID, runner: str) -> None:
 def _shards_at(
     basis: reading.ReportBasis, *, report_id: uuid.UUID, runner: str, period: Period | None, scope: StoreScope
 ) -> list[ShardResult] | None:
-    """The shards' results, all read at `basis`'s generation; None as soon as one read another."""
+    """The shards' results, all read at `basis`'s generation; None as soon as one read another.
+
+    The next shard is read while this one is computed (_reads_ahead): reading is
+    mostly the server's work, computing the engine's, so on two cores the two overlap.
+    """
     ranges = reading.shard_ranges(size=settings.REPORT_SHARD_STORES, scope=scope)
     _touch(report_id=report_id, runner=runner, now=basis.now, data_generation=basis.generation,
            shards_total=len(ranges), shards_done=0)
     results = []
-    for index in range(len(ranges)):
-        result = shard_compute(bounds=reading.bounds_of(ranges, index), now=basis.now, period=period, scope=scope)
-        if result.generation != basis.generation:
-            return None
-        results.append(result)
-        _touch(report_id=report_id, runner=runner, shards_done=index + 1)
+    with _reads_ahead() as read_ahead:
+
+        def read(index: int) -> Future:
+            bounds = reading.bounds_of(ranges, index)
+            return read_ahead(partial(shard_read, bounds=bounds, now=basis.now, period=period, scope=scope))
+
+        upcoming = read(0) if ranges else None
+        for index in range(len(ranges)):
+            data = upcoming.result()
+            if data.generation != basis.generation:
+                return None
+            if index + 1 < len(ranges):
+                upcoming = read(index + 1)
+            results.append(shard_results(data, now=basis.now, period=period))
+            _touch(report_id=report_id, runner=runner, shards_done=index + 1)
     return results
+
+
+@contextmanager
+def _reads_ahead() -> Iterator[Callable[[Callable[[], reading.ShardInput]], Future]]:
+    """A function that starts a shard's read on a thread of its own and returns its Future.
+
+    The thread has its own database connection, closed at the end. Inside a
+    transaction (a test case) another connection would not see its uncommitted
+    rows, so the reads are then made here, one after the other.
+    """
+    if connection.in_atomic_block:
+        yield _read_here
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-read") as reader:
+        try:
+            yield reader.submit
+        finally:
+            reader.submit(connection.close)  # the reader thread's own connection
+
+
+def _read_here(read: Callable[[], reading.ShardInput]) -> Future:
+    done: Future = Future()
+    done.set_result(read())
+    return done
 
 
 def report_period(report: Report) -> Period | None:
@@ -148,14 +187,28 @@ def _touch(*, report_id: uuid.UUID, runner: str, **fields) -> None:
 def shard_compute(
     *, bounds: reading.ShardBounds, now: datetime, period: Period | None = None, scope: StoreScope = STAFF
 ) -> ShardResult:
-    """Read one shard's stores in scope and run the engine on them: its CSV lines, outage lines and counts.
+    """Read one shard's stores in scope and run the engine on them: its CSV lines, outage lines and counts."""
+    return shard_results(shard_read(bounds=bounds, now=now, period=period, scope=scope), now=now, period=period)
+
+
+def shard_read(
+    *, bounds: reading.ShardBounds, now: datetime, period: Period | None = None, scope: StoreScope = STAFF
+) -> reading.ShardInput:
+    """A shard's inputs: the 14 days to `now`, or for a period report both periods' range, cut at `now`."""
+    if period is None:
+        return reading.read_shard(bounds=bounds, now=now, scope=scope)
+    since, until = period_reading_range(periods=[period.previous(), period], latest=now)
+    return reading.read_shard(bounds=bounds, now=until, since=since, scope=scope)
+
+
+def shard_results(data: reading.ShardInput, *, now: datetime, period: Period | None = None) -> ShardResult:
+    """The engine's figures for a shard's inputs: its CSV lines, outage lines and counts.
 
     A period report is cut at `now` (the latest poll when it started) and computes the
     previous period of the same kind too, from the same read, for the page's comparison.
     """
     if period is not None:
-        return _period_shard(bounds=bounds, now=now, period=period, scope=scope)
-    data = reading.read_shard(bounds=bounds, now=now, scope=scope)
+        return _period_results(data, now=now, period=period)
     started = time.perf_counter()
     rolling = compute_rolling_report(stores=data.stores, hours=data.hours, polls=data.polls, now=now)
     return ShardResult(
@@ -167,10 +220,8 @@ def shard_compute(
     )
 
 
-def _period_shard(*, bounds: reading.ShardBounds, now: datetime, period: Period, scope: StoreScope) -> ShardResult:
+def _period_results(data: reading.ShardInput, *, now: datetime, period: Period) -> ShardResult:
     previous = period.previous()
-    since, until = period_reading_range(periods=[previous, period], latest=now)
-    data = reading.read_shard(bounds=bounds, now=until, since=since, scope=scope)
     started = time.perf_counter()
     frames = {"stores": data.stores, "hours": data.hours, "polls": data.polls}
     current = compute_period_report(**frames, period=period, latest=now)
