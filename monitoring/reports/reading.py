@@ -9,11 +9,12 @@ reads the upper half of its stores' polls on a second connection at the same
 time (two cores: the server's work on both halves overlaps); that connection
 imports the first one's snapshot (pg_export_snapshot, SET TRANSACTION
 SNAPSHOT), so the shard is still one snapshot. Across the shards of
-one report (read one after the other, or by several Celery workers), each shard
-also reads the load generation of its snapshot (the latest successful
-IngestRun): a report records the generation it started at with its `now`, and a
-shard that read another generation is read again, so every shard of a report
-reads one state of the data, never some before and some after a load.
+one report (read one after the other, the next while the engine computes this
+one, or by several Celery workers), each shard also reads the load generation
+of its snapshot (the latest successful IngestRun): a report records the
+generation it started at with its `now`, and a shard that read another
+generation is read again, so every shard of a report reads one state of the
+data, never some before and some after a load.
 
 Hours and polls travel as binary COPY, read by numpy without parsing text:
 hours as fixed-width rows, polls as one row per store holding its timestamps
