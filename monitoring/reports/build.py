@@ -130,7 +130,7 @@ def _shards_at(
     _touch(report_id=report_id, runner=runner, now=basis.now, data_generation=basis.generation,
            shards_total=len(ranges), shards_done=0)
     results = []
-    with _reads_ahead() as read_ahead:
+    with _reads_ahead(shards=len(ranges)) as read_ahead:
 
         def read(index: int, *, start: Callable = read_ahead) -> Future:
             bounds = reading.bounds_of(ranges, index)
@@ -149,21 +149,28 @@ def _shards_at(
 
 
 @contextmanager
-def _reads_ahead() -> Iterator[Callable[[Callable[[], reading.ShardInput]], Future]]:
+def _reads_ahead(*, shards: int) -> Iterator[Callable[[Callable[[], reading.ShardInput]], Future]]:
     """A function that starts a shard's read on a thread of its own and returns its Future.
 
     The thread has its own database connection, closed at the end. Inside a
     transaction (a test case) another connection would not see its uncommitted
-    rows, so the reads are then made here, one after the other.
+    rows, so the reads are then made here, one after the other; with one shard
+    there is nothing to read ahead.
     """
-    if connection.in_atomic_block:
+    if connection.in_atomic_block or shards < 2:
         yield _read_here
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shard-read") as reader:
         try:
             yield reader.submit
         finally:
-            reader.submit(connection.close)  # the reader thread's own connection
+            reader.submit(_close_this_threads_connection)
+
+
+def _close_this_threads_connection() -> None:
+    # Django's `connection` is the calling thread's: named here, it is the reader's.
+    # (`reader.submit(connection.close)` would pass the submitting thread's method.)
+    connection.close()
 
 
 def _read_here(read: Callable[[], reading.ShardInput]) -> Future:

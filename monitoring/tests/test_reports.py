@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from datetime import timedelta
 
@@ -199,6 +200,36 @@ def test_the_csv_is_the_same_whatever_the_shard_size(settings, shard_stores):
     assert report.shards_total == {1: 8, 2: 4, 20000: 1}[shard_stores]
     assert report.csv == engine_csv_of_the_whole_database(report.now)
     assert report.csv.startswith(EXPECTED_CSV)  # a, b, c sort before s0000...
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_committed_data_the_next_shard_is_read_on_a_thread_of_its_own_and_the_csv_is_the_same(
+    settings, monkeypatch,
+):
+    # Committed rows (no test transaction), so the builder may read ahead on another
+    # connection; inside a transaction it reads every shard itself (the test above).
+    make_small_data()
+    make_stores(5)
+    settings.REPORT_SHARD_STORES = 20000
+    whole = build_here().csv
+    readers, connections = [], []
+    real_read = reading.read_shard
+
+    def read_shard(**arguments):
+        data = real_read(**arguments)
+        readers.append(threading.current_thread().name)
+        connections.append(connection.connection)  # this thread's psycopg2 connection
+        return data
+
+    monkeypatch.setattr(reading, "read_shard", read_shard)
+    settings.REPORT_SHARD_STORES = 3
+    report = build_here()
+    assert report.shards_total == 3 and report.csv == whole
+    # The first shard on the builder's own thread, the next two on the reader thread.
+    assert readers[0] == threading.current_thread().name
+    assert [name.startswith("shard-read") for name in readers[1:]] == [True, True]
+    # The reader's connection is closed at the end; the builder's stays open for its next query.
+    assert [bool(raw.closed) for raw in connections] == [False, True, True]
 
 
 def test_shards_cut_the_stores_in_code_point_order():
