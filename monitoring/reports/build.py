@@ -121,10 +121,8 @@ def _shards_at(
 
     The next shard is read while this one is computed (_reads_ahead): reading is
     mostly the server's work, computing the engine's, so on two cores the two overlap.
-    The first shard is read here: a report of one shard has nothing to overlap, and
-    its engine then reuses the memory its read freed on this thread (with the read on
-    the other thread, a full-size report's compute measured 0.43-0.46 s in the
-    trigger benchmark, against 0.37-0.39 s on main, which read it here).
+    The first shard is read here, as before: a report of one shard has nothing to
+    overlap, so it needs no reader thread.
     """
     ranges = reading.shard_ranges(size=settings.REPORT_SHARD_STORES, scope=scope)
     _touch(report_id=report_id, runner=runner, now=basis.now, data_generation=basis.generation,
