@@ -3,7 +3,8 @@
 `ingest_paths` loads files and folders under a PostgreSQL advisory lock (two loads
 never interleave), each file block by block in one transaction (memory stays flat
 whatever the file's size; a crash leaves no partial file),
-and returns per-file counts and rejected rows. A file already loaded is skipped when
+and returns per-file counts and rejected rows (every one in the database, the first
+ones in memory: monitoring/ingest/rejections.py). A file already loaded is skipped when
 unchanged, and read from where the last load stopped when it only grew (SPEC 1,
 docs/ingestion.md).
 """
@@ -16,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-import pyarrow as pa
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
@@ -25,12 +25,12 @@ from monitoring.ingest import poll_writes, writes
 from monitoring.ingest.locks import LOAD_LOCK_KEY, session_lock
 from monitoring.ingest.parse import Rejection, SourceError
 from monitoring.ingest.plan import LoadPlan, plan_load
+from monitoring.ingest.rejections import copy_rejections, keep_head, stored_rejections
 from monitoring.ingest.stream import SourceStream, parsed_blocks
-from monitoring.models import IngestRun, RejectedRow
+from monitoring.models import IngestRun
 
 logger = logging.getLogger(__name__)
 
-RAW_TEXT_LIMIT = 1000  # characters of a rejected row kept for the report
 PROGRESS_MIN_ROWS = 100_000  # smaller files load too fast for progress lines to help
 # At most one progress line this often: a block takes about a second, 70 lines for a big file say nothing more.
 PROGRESS_EVERY_SECONDS = 5.0
@@ -47,13 +47,13 @@ class FileResult(writes.WriteCounts):
     kind: str = ""
     mode: str = "full"  # full, tail (only new lines), skipped (unchanged), failed, ignored (not a CSV)
     rows_read: int = 0
+    rejected: int = 0  # every rejected row of the file
+    # The first rejections.HEAD_KEPT of them, in line order: a file of millions of bad
+    # lines would hold millions here. All of them are stored under run_id.
     rejections: list[Rejection] = field(default_factory=list)
+    run_id: int | None = None  # the IngestRun recording this load (or, when it failed, its failure)
     error: str = ""
     seconds: float = 0.0
-
-    @property
-    def rejected(self) -> int:
-        return len(self.rejections)
 
     @property
     def name(self) -> str:
@@ -62,6 +62,13 @@ class FileResult(writes.WriteCounts):
     @property
     def ok(self) -> bool:
         return self.mode != "failed"
+
+    def every_rejection(self) -> Iterator[Rejection]:
+        """All the rejected rows recorded, in line order: read back from the database when
+        more than the head. A failed load's record keeps only the head (its rows rolled back)."""
+        if self.ok and self.run_id is not None and self.rejected > len(self.rejections):
+            return stored_rejections(run_id=self.run_id)
+        return iter(self.rejections)
 
 
 def ingest_paths(
@@ -119,7 +126,7 @@ def _load_file(path: Path, *, source: str, strict: bool, full: bool, progress: P
         else:
             _load_blocks(plan, strict=strict, result=result, progress=progress)
     except (SourceError, DatabaseError) as error:
-        result.mode, result.error = "failed", str(error).strip()
+        result.mode, result.error, result.run_id = "failed", str(error).strip(), None  # its run rolled back
         if source:  # a temporary file's path means nothing to the user: name its source
             result.error = result.error.replace(str(path), source)
         _record_failure(path=source or str(path), result=result)
@@ -145,12 +152,20 @@ def _load_blocks(plan: LoadPlan, *, strict: bool, result: FileResult, progress: 
         cursor.execute("SET LOCAL synchronous_commit = off")
         writer = _writer(cursor, kind=source.header.kind)
         plan.begin(header=source.header, head=source.head)
+        # Created now, in the file's transaction, so each block's rejected rows can be stored
+        # under it as they come instead of being held until the end.
+        run = IngestRun.objects.create(path=plan.source, kind=result.kind)
+        result.run_id = run.pk
         said = started
         for block, parsed in _read_ahead(parsed_blocks(source), reader=reader):
             result.rows_read += parsed.rows_read
-            result.rejections.extend(parsed.rejections)
-            if strict and result.rejections:
-                raise SourceError(f"{plan.path}: {len(result.rejections)} rejected rows and --strict: nothing loaded")
+            result.rejected += len(parsed.rejections)
+            keep_head(result.rejections, parsed.rejections)
+            if strict and result.rejected:
+                raise SourceError(f"{plan.path}: {result.rejected} rejected rows and --strict: nothing loaded")
+            copy_rejections(cursor, run_id=run.pk, rejections=parsed.rejections)
+            # Stored: let them go now, not when the next block (being parsed meanwhile) replaces this one.
+            parsed.rejections = []
             writer.add(parsed.rows)
             plan.add(block=block, parsed=parsed)
             if time.monotonic() - said >= PROGRESS_EVERY_SECONDS:
@@ -159,8 +174,7 @@ def _load_blocks(plan: LoadPlan, *, strict: bool, result: FileResult, progress: 
         counts = writer.finish()
         for count in fields(counts):
             setattr(result, count.name, getattr(counts, count.name))
-        run = _save_run(plan, result=result)
-        _save_rejections(cursor, run=run, rejections=result.rejections)
+        _save_run(plan, result=result, run=run)
     if result.rows_read >= PROGRESS_MIN_ROWS:
         _say(progress, f"{plan.path.name}: stored {result.rows_read:,} rows{_rate(result.rows_read, started)}")
 
@@ -185,42 +199,16 @@ def _writer(cursor, *, kind: str) -> writes.BlockWriter:
     return _WRITERS[kind](cursor)
 
 
-def _save_run(plan: LoadPlan, *, result: FileResult) -> IngestRun:
-    return IngestRun.objects.create(
-        path=plan.source,
-        kind=result.kind,
-        finished_at=timezone.now(),
-        succeeded=True,
-        rows_read=result.rows_read,
-        inserted=result.inserted,
-        updated=result.updated,
-        unchanged=result.unchanged,
-        rejected=result.rejected,
-        error=result.error,
-        file_size=plan.size,
-        file_mtime_ns=plan.mtime_ns,
-        head_sha256=plan.loaded_sha256,
-        bytes_loaded=plan.bytes_loaded,
-        lines_loaded=plan.lines_loaded,
-    )
-
-
-def _save_rejections(cursor, *, run: IngestRun, rejections: list[Rejection]) -> None:
-    """All rejected rows of a run in one COPY, however many."""
-    if not rejections:
-        return
-    table = pa.table(
-        {
-            "run_id": pa.array([run.pk] * len(rejections), pa.int64()),
-            "line": pa.array([r.line for r in rejections], pa.int64()),
-            "column": [r.column for r in rejections],
-            "reason": [r.reason for r in rejections],
-            # PostgreSQL text cannot hold NUL characters.
-            "raw": [r.raw[:RAW_TEXT_LIMIT].replace("\x00", "\ufffd") for r in rejections],
-        }
-    )
-    sql = f'COPY {RejectedRow._meta.db_table} (run_id, line, "column", reason, raw) FROM STDIN WITH (FORMAT csv)'
-    writes.copy_table(cursor, sql=sql, table=table)
+def _save_run(plan: LoadPlan, *, result: FileResult, run: IngestRun | None = None) -> IngestRun:
+    """Record a load that worked (or a skip): `run`, created when the load began, or a new row."""
+    run = run or IngestRun(path=plan.source)
+    run.kind, run.finished_at, run.succeeded = result.kind, timezone.now(), True
+    run.rows_read, run.inserted, run.updated, run.unchanged = result.rows_read, result.inserted, result.updated, result.unchanged
+    run.rejected, run.error = result.rejected, result.error
+    run.file_size, run.file_mtime_ns, run.head_sha256 = plan.size, plan.mtime_ns, plan.loaded_sha256
+    run.bytes_loaded, run.lines_loaded = plan.bytes_loaded, plan.lines_loaded
+    run.save()
+    return run
 
 
 def _record_skip(plan: LoadPlan) -> None:
@@ -230,7 +218,8 @@ def _record_skip(plan: LoadPlan) -> None:
 
 
 def _record_failure(*, path: str, result: FileResult) -> None:
-    """Keep a trace of a failed file after its transaction rolled back (best effort)."""
+    """Keep a trace of a failed file after its transaction rolled back (best effort): its
+    true counts, and of its rejected rows the head held in memory (the rest rolled back)."""
     logger.warning("%s", result.error)
     try:
         with transaction.atomic(), connection.cursor() as cursor:
@@ -238,7 +227,8 @@ def _record_failure(*, path: str, result: FileResult) -> None:
                 path=path, kind=result.kind, finished_at=timezone.now(), succeeded=False,
                 rows_read=result.rows_read, rejected=result.rejected, error=result.error,
             )
-            _save_rejections(cursor, run=run, rejections=result.rejections)
+            copy_rejections(cursor, run_id=run.pk, rejections=result.rejections)
+        result.run_id = run.pk
     except DatabaseError as error:
         logger.warning("could not record the failed load of %s: %s", path, error)
 

@@ -60,7 +60,8 @@ class SourceError(Exception):
     """The file as a whole cannot be loaded (missing, empty, unknown header, ...)."""
 
 
-@dataclass(frozen=True)
+# slots: a block of short bad lines makes some 600,000 of these at once (40 bytes less each).
+@dataclass(frozen=True, slots=True)
 class Rejection:
     line: int
     column: str

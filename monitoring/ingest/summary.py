@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import contextvars
 import csv
+import itertools
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -82,14 +83,18 @@ def load_answer(results: Sequence[FileResult], *, rejections_shown: int = 10) ->
     }
 
 
-def rejection_lines(result: FileResult, *, limit: int) -> list[str]:
-    lines = [
-        f"  {result.name} line {r.line}{f' column {r.column}' if r.column else ''}: {r.reason}"
-        for r in result.rejections[:limit]
-    ]
-    if result.rejected > limit:
-        lines.append(f"  ... and {result.rejected - limit:,} more rejected rows of {result.name}")
-    return lines
+def rejection_lines(result: FileResult, *, limit: int) -> Iterator[str]:
+    """A line per rejected row, at most `limit`; past the in-memory head they are read back
+    from the database as they are printed, so `-v 2` on millions stays in flat memory."""
+    rejections = result.every_rejection() if limit > len(result.rejections) else iter(result.rejections)
+    shown = 0
+    for r in itertools.islice(rejections, limit):
+        shown += 1
+        yield f"  {result.name} line {r.line}{f' column {r.column}' if r.column else ''}: {r.reason}"
+    if result.rejected > shown:
+        # Fewer than asked for: a failed load, whose record keeps only the head.
+        kept = "" if shown == limit else " (not kept: the file failed to load)"
+        yield f"  ... and {result.rejected - shown:,} more rejected rows of {result.name}{kept}"
 
 
 class LoadLog:
@@ -106,14 +111,20 @@ class LoadLog:
             handle.write(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} {line}\n")
 
     def write_rejections(self, results: Sequence[FileResult]) -> int:
-        """Write every rejected row with its reason; returns how many (no file when none)."""
-        rows = [(r.source or str(r.path), x.line, x.column, x.reason, x.raw) for r in results for x in r.rejections]
-        if rows:
-            with open(self.rejected_path, "w", encoding="utf-8", newline="") as handle:
-                writer = csv.writer(handle)
-                writer.writerow(["file", "line", "column", "reason", "raw"])
-                writer.writerows(rows)
-        return len(rows)
+        """Write every rejected row recorded with its reason, as the database keeps it (streamed
+        from it past the in-memory head); returns how many (no file when none)."""
+        if not any(r.rejections for r in results):
+            return 0
+        written = 0
+        with open(self.rejected_path, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["file", "line", "column", "reason", "raw"])
+            for result in results:
+                name = result.source or str(result.path)
+                for x in result.every_rejection():
+                    writer.writerow((name, x.line, x.column, x.reason, x.raw))
+                    written += 1
+        return written
 
 
 class TransferProgress:
