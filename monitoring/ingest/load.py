@@ -63,12 +63,15 @@ class FileResult(writes.WriteCounts):
     def ok(self) -> bool:
         return self.mode != "failed"
 
+    @property
+    def rejections_past_head(self) -> bool:
+        """Whether the table holds more of them than the head: those are read back from it.
+        A failed load's record keeps only the head (the rest rolled back)."""
+        return self.ok and self.run_id is not None and self.rejected > len(self.rejections)
+
     def every_rejection(self) -> Iterator[Rejection]:
-        """All the rejected rows recorded, in line order: read back from the database when
-        more than the head. A failed load's record keeps only the head (its rows rolled back)."""
-        if self.ok and self.run_id is not None and self.rejected > len(self.rejections):
-            return stored_rejections(run_id=self.run_id)
-        return iter(self.rejections)
+        """All the rejected rows recorded, in line order."""
+        return stored_rejections(run_id=self.run_id) if self.rejections_past_head else iter(self.rejections)
 
 
 def ingest_paths(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from monitoring.ingest.load import FileResult
+from monitoring.ingest.rejections import write_stored_rejections
 
 # django-extensions runs a script's run(*args) without the command's options; its
 # pre_command signal (connected in apps.py) hands us -v so `runscript load -v 0` is quiet.
@@ -111,19 +112,22 @@ class LoadLog:
             handle.write(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} {line}\n")
 
     def write_rejections(self, results: Sequence[FileResult]) -> int:
-        """Write every rejected row recorded with its reason, as the database keeps it (streamed
+        """Write every rejected row recorded with its reason, as the database keeps it (copied
         from it past the in-memory head); returns how many (no file when none)."""
         if not any(r.rejections for r in results):
             return 0
         written = 0
         with open(self.rejected_path, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle)
+            # Line ends as PostgreSQL's COPY writes them, for one style in the file.
+            writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(["file", "line", "column", "reason", "raw"])
             for result in results:
                 name = result.source or str(result.path)
-                for x in result.every_rejection():
-                    writer.writerow((name, x.line, x.column, x.reason, x.raw))
-                    written += 1
+                if result.rejections_past_head:
+                    written += write_stored_rejections(run_id=result.run_id, name=name, handle=handle)
+                    continue
+                writer.writerows((name, x.line, x.column, x.reason, x.raw) for x in result.rejections)
+                written += len(result.rejections)
         return written
 
 

@@ -97,12 +97,18 @@ class TestStoredBlockByBlock:
 @pytest.mark.django_db
 class TestTheLogAndTheCommand:
     def test_the_load_logs_csv_holds_every_rejected_row(self, bad_file, tmp_path):
-        [result] = ingest_paths(paths=[bad_file])
+        # A second file, named with a comma and a quote, whose one rejected row is all in its head.
+        other = tmp_path / 'other, "b".csv'
+        other.write_text(HEADER + f"t1,active,{T}\nt2,maybe,{T}\n")
+        results = ingest_paths(paths=[bad_file, other])
         log = LoadLog(log_dir=tmp_path / "log", prefix="test")
-        assert log.write_rejections([result]) == 20
-        rows = list(csv.DictReader(log.rejected_path.open(encoding="utf-8")))
-        assert [int(row["line"]) for row in rows] == REJECTED_LINES
-        assert rows[-1] == {"file": str(bad_file), "line": "41", "column": "", "reason": "wrong column count: expected 3 fields, found 2", "raw": "s39,active"}
+        assert log.write_rejections(results) == 21
+        rows = list(csv.DictReader(log.rejected_path.open(encoding="utf-8", newline="")))
+        # bad_file's 20 (copied from the table: more than the head), then other's line 3 (from memory).
+        assert [(row["file"], int(row["line"])) for row in rows] == [(str(bad_file), n) for n in REJECTED_LINES] + [(str(other), 3)]
+        assert rows[0] == {"file": str(bad_file), "line": "3", "column": "status", "reason": "unknown status 'maybe'", "raw": f"s1,maybe,{T}"}
+        assert rows[19] == {"file": str(bad_file), "line": "41", "column": "", "reason": "wrong column count: expected 3 fields, found 2", "raw": "s39,active"}
+        assert rows[20]["raw"] == f"t2,maybe,{T}"
 
     def test_runscript_load_v2_prints_every_rejection_and_v1_the_first_ten(self, bad_file, capsys, settings):
         call_command("runscript", "load", verbosity=2, script_args=[str(bad_file)])
