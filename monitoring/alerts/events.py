@@ -91,11 +91,17 @@ def _decide_once(*, after_minutes: int, started: float) -> RoundAlerts:
         now = reading.latest_poll()
         if now is None:
             return RoundAlerts(seconds=time.perf_counter() - started)
-        data = reading.read_shard(now=now)
-        parts = lookback_outages(stores=data.stores, hours=data.hours, polls=data.polls, now=now)
+        # Shard by shard in this snapshot: only the outage parts and the stores are kept, so
+        # memory is one shard's polls, whatever the fleet.
+        shards = reading.map_shards(
+            lambda data: (lookback_outages(stores=data.stores, hours=data.hours, polls=data.polls, now=now), data.stores),
+            now=now, size=settings.REPORT_SHARD_STORES,
+        )
+        parts = pd.concat([shard_parts for shard_parts, _ in shards], ignore_index=True)
+        stores = pd.concat([shard_stores for _, shard_stores in shards], ignore_index=True)
         now_ns = pd.Timestamp(now).value
         decided = decide_events(
-            parts=parts, alerted=_alerted_outages(stores=data.stores), now_ns=now_ns,
+            parts=parts, alerted=_alerted_outages(stores=stores), now_ns=now_ns,
             after_ns=after_minutes * _NS_PER_MINUTE,
         )
         down, recovered, queued = _insert(decided, now=now, now_ns=now_ns)

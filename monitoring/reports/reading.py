@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,7 @@ from django.utils import timezone
 from monitoring.access import STAFF, StoreScope
 from monitoring.engine import LOOKBACK
 
+Result = TypeVar("Result")
 # A shard of at least this many stores reads its polls on two connections (_polls_cut).
 SPLIT_READ_FROM_STORES = 2_000
 
@@ -195,6 +196,19 @@ def read_shard(
         cursor.execute(_GENERATION)
         generation = cursor.fetchone()[0]
     return ShardInput(stores=stores, hours=hours, polls=polls, read_seconds=time.perf_counter() - started, generation=generation)
+
+
+def map_shards(compute: Callable[[ShardInput], Result], *, now: datetime, size: int) -> list[Result]:
+    """`compute` of every shard of `size` stores, all read in one snapshot: what needs every
+    store (status now, the alert decision) holds one shard's polls at a time, not the fleet's.
+
+    Inside a caller's transaction (the alert decision's) that transaction is the snapshot.
+    With no store at all, `compute` gets one empty read, so its shape is still there.
+    """
+    with _snapshot():
+        ranges = shard_ranges(size=size)
+        bounds = [bounds_of(ranges, index) for index in range(len(ranges))] or [ShardBounds()]
+        return [compute(read_shard(bounds=shard, now=now)) for shard in bounds]
 
 
 def _polls_cut(ids: np.ndarray) -> int | None:
