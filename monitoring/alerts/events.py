@@ -95,7 +95,7 @@ def _decide_once(*, after_minutes: int, started: float) -> RoundAlerts:
         # memory is one shard's polls, whatever the fleet.
         shards = reading.map_shards(
             lambda data: (lookback_outages(stores=data.stores, hours=data.hours, polls=data.polls, now=now), data.stores),
-            now=now, size=settings.REPORT_SHARD_STORES,
+            now=now, size=settings.FLEET_SHARD_STORES,
         )
         parts = pd.concat([shard_parts for shard_parts, _ in shards], ignore_index=True)
         stores = pd.concat([shard_stores for _, shard_stores in shards], ignore_index=True)

@@ -55,7 +55,7 @@ def _every_store_status() -> FleetStatus:
     # would be two gigabytes in one frame.
     frames = reading.map_shards(
         lambda data: status_now(stores=data.stores, hours=data.hours, polls=data.polls, now=now),
-        now=now, size=settings.REPORT_SHARD_STORES,
+        now=now, size=settings.FLEET_SHARD_STORES,
     )
     computed = FleetStatus(now=now, stores=pd.concat(frames, ignore_index=True), version=key)
 

@@ -193,7 +193,7 @@ def test_after_minutes_follows_the_setting(settings):
 def test_stores_read_in_shards_are_decided_as_in_one(settings):
     # Three stores, each 10:00 up then 10:40 and 11:00 down: down since 10:20, 40 minutes >= 30 at now 11:00.
     # One store per shard: three reads in the round's one snapshot, the same three events.
-    settings.REPORT_SHARD_STORES = 1
+    settings.FLEET_SHARD_STORES = 1
     for store_id in ("a", "b", "c"):
         polls(store_id, ("10:00", True), ("10:40", False), ("11:00", False))
     assert alerts_decide().down == 3

@@ -69,7 +69,7 @@ def test_an_unknown_store_of_a_report_is_404(client, built):
 
 @pytest.mark.parametrize("shard_stores", [20_000, 1])  # one read, or one read per store: the same answer
 def test_status_now_says_each_stores_state_and_since_when_a_down_store_is_down(client, built, settings, shard_stores):
-    settings.REPORT_SHARD_STORES = shard_stores
+    settings.FLEET_SHARD_STORES = shard_stores
     # now = 17:30 (latest poll): a closed at 17:00 UTC, c (Denver) opens Wednesdays only: closed;
     # b (open 24/7) down since the midpoint 17:15, 15 min.
     body = client.get("/api/v1/status").json()
