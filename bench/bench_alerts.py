@@ -25,12 +25,9 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from benchkit import drop_database, log, manage, use_fresh_database
+from benchkit import OUT, ROOT, drop_database, log, manage, use_fresh_database
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out"
 DB_NAME = "bench_i_alerts"
 DELIVERIES = 10_000
 SLOW_DELIVERIES = 40

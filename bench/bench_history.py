@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 
 from benchkit import (  # bench/ is this script's folder on sys.path
+    OUT,
+    ROOT,
     child_figures,
     drop_database,
     log,
@@ -41,8 +43,6 @@ from benchkit import (  # bench/ is this script's folder on sys.path
     use_fresh_database,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out"
 LAST_POLL = "2023-01-25T18:13:22.479220"
 NEXT_HOUR_END = "2023-01-25T19:13:22.479220"
 REPORT_AFTER_WEEKS = (2, 4, 8)

@@ -21,14 +21,15 @@ import time
 from pathlib import Path
 
 from benchkit import (  # bench/ is this script's folder on sys.path
+    OUT as BENCH_OUT,
+    ROOT,
     drop_database,
     log,
     manage,
     use_fresh_database,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out" / "ingest"
+OUT = BENCH_OUT / "ingest"
 # Another name when several checkouts measure on one server at once.
 DB_NAME = os.getenv("BENCH_DB_NAME", "bench_ingest")
 LAST_POLL = "2023-01-25T18:13:22.479220"

@@ -39,10 +39,8 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from benchkit import drop_database, manage, use_fresh_database  # bench/ is this script's folder on sys.path
+from benchkit import OUT, ROOT, drop_database, manage, use_fresh_database  # bench/ is this script's folder on sys.path
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out"
 DB_NAME = "bench_load"
 LATEST_POLL = datetime(2023, 1, 25, 18, 13, 22, 479220)  # the generator's default end
 ACCESS_LOG = OUT / "load-access.log"

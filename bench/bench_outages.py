@@ -24,12 +24,9 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
-from benchkit import drop_database, log, manage, use_fresh_database
+from benchkit import OUT, ROOT, drop_database, log, manage, use_fresh_database
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out"
 DB_NAME = "bench_outages"
 POLL_SECONDS = 0.05
 RUNS = 3

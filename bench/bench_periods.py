@@ -25,12 +25,9 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
-from benchkit import child_figures, drop_database, log, manage, use_fresh_database
+from benchkit import OUT, ROOT, child_figures, drop_database, log, manage, use_fresh_database
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out"
 RUNS = 3
 POLL_SECONDS = 0.05
 ASKS = {"month": {"period": "month", "date": "2023-01-25"}, "day": {"period": "day", "date": "2023-01-24"}}

@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 
 from benchkit import (  # bench/ is this script's folder on sys.path
+    OUT as BENCH_OUT,
+    ROOT,
     child_figures,
     drop_database,
     log,
@@ -31,8 +33,7 @@ from benchkit import (  # bench/ is this script's folder on sys.path
     use_fresh_database,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out" / "rejections"
+OUT = BENCH_OUT / "rejections"
 DB_NAME = os.getenv("BENCH_DB_NAME", "bench_rejections")
 # One of each reason in turn, so the reasons' checks (status, timestamp, field count) all run.
 BAD_ROWS = (

@@ -33,9 +33,10 @@ import os
 import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 from benchkit import (  # bench/ is this script's folder on sys.path
+    OUT,
+    ROOT,
     child_figures,
     drop_database,
     log,
@@ -43,8 +44,6 @@ from benchkit import (  # bench/ is this script's folder on sys.path
     use_fresh_database,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out"
 DB_NAME = "bench_report"
 POLL_SECONDS = 0.05
 WEEK = timedelta(days=7)

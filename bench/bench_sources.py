@@ -21,17 +21,17 @@ import subprocess
 import sys
 import time
 import zipfile
-from pathlib import Path
 
 from benchkit import (  # bench/ is this script's folder on sys.path
+    OUT as BENCH_OUT,
+    ROOT,
     drop_database,
     log,
     manage,
     use_fresh_database,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out" / "sources"
+OUT = BENCH_OUT / "sources"
 ZIP_RATIO_TARGET = 1.3
 UNCHANGED_TARGET_S = 0.2
 

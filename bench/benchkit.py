@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"  # generated data and results (ignored by git)
 
 
 def use_fresh_database(*, name: str, embedded_pgdata: Path) -> str:
