@@ -12,6 +12,7 @@ subscriptions through it. Anything out of scope is answered as if it did not exi
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,10 +25,19 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from monitoring.models import AlertEvent, ApiToken, Report, Store, StoreOwner, UserOwner, WebhookSubscription
+from monitoring.models import (
+    CONTROL_CHARACTER,
+    OWNER_MAX_CHARS,
+    AlertEvent,
+    ApiToken,
+    Report,
+    Store,
+    StoreOwner,
+    UserOwner,
+    WebhookSubscription,
+)
 
 TOKEN_BYTES = 32
-OWNER_MAX_CHARS = 200  # an owner's name, as the owners source accepts it (ingest/validate.py)
 LAST_USED_PRECISION = timedelta(minutes=1)
 
 
@@ -60,7 +70,7 @@ class StoreScope:
         """The owner's store ids (one query), or None for staff: every store."""
         if self.owner is None:
             return None
-        return frozenset(StoreOwner.objects.filter(owner=self.owner).values_list("store__store_id", flat=True))
+        return frozenset(self.stores().values_list("store_id", flat=True))
 
     def store_keys_sql(self, *, key: str) -> tuple[str, dict]:
         """A SQL condition that `key` (a monitoring_store.id expression) is in scope, and its parameters:
@@ -155,7 +165,7 @@ def owner_name(text: str) -> str:
     name = text.strip()
     if len(name) > OWNER_MAX_CHARS:
         raise IdentityRefused(f"an owner's name has at most {OWNER_MAX_CHARS} characters, not {len(name)}")
-    if any(not character.isprintable() for character in name):
+    if re.search(CONTROL_CHARACTER, name):
         raise IdentityRefused("an owner's name has no control characters")
     return name
 
@@ -190,11 +200,6 @@ def owner_user_remove(*, username: str) -> bool:
     """The user is staff again (sees every store); False when it had no owner or does not exist."""
     users = get_user_model()
     return UserOwner.objects.filter(**{f"user__{users.USERNAME_FIELD}": username}).delete()[0] > 0
-
-
-def owner_store_count(owner: str) -> int:
-    """How many stores the owner has now: a command warns when a new identity's owner has none."""
-    return StoreOwner.objects.filter(owner=owner).count()
 
 
 def api_token_rotate(*, name: str, reactivate: bool = False) -> IssuedToken:

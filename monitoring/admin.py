@@ -7,8 +7,9 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
-from monitoring.access import OWNER_MAX_CHARS, IdentityRefused, api_token_create, owner_name
+from monitoring.access import IdentityRefused, api_token_create, owner_name
 from monitoring.models import (
+    OWNER_MAX_CHARS,
     AlertEvent,
     ApiToken,
     BusinessHours,

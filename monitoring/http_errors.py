@@ -59,12 +59,8 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 @csrf_exempt  # machine clients send no CSRF token: a POST to a wrong path is a 404 too
 def unknown_path(request: HttpRequest) -> HttpResponse:
-    return page_not_found(request, Http404())
-
-
-def not_for_this_identity(request: HttpRequest) -> HttpResponse:
-    """What a staff-only page or endpoint answers an owner's client: exactly an unknown path's 404
-    (SPEC 11), so the client learns nothing, not even that the path exists."""
+    """An unknown path's 404; also what a staff-only page or endpoint answers an owner's client
+    (SPEC 11), so it learns nothing, not even that the path exists."""
     return page_not_found(request, Http404())
 
 

@@ -10,7 +10,7 @@ from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandl
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from monitoring.access import api_token_for_request, request_scope
-from monitoring.http_errors import API_PREFIXES, is_api_path, not_for_this_identity
+from monitoring.http_errors import API_PREFIXES, is_api_path, unknown_path
 
 # Reachable without credentials: the logins (the pages' and the admin's), health is for probes.
 ADMIN_PREFIX = "/admin/"
@@ -38,7 +38,7 @@ class AccessControlMiddleware:
                 return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
         if path.startswith(ADMIN_PREFIX) and not request_scope(request).is_staff:
             # The admin shows every store: an owner's user, even one marked is_staff, is not let in (SPEC 11).
-            return not_for_this_identity(request)
+            return unknown_path(request)
         return self.get_response(request)
 
 

@@ -15,6 +15,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 
+# Control characters (C0, DEL, C1) are refused in a store id and an owner's name: PostgreSQL
+# text cannot hold NUL, and a tab or line break is never part of a real name but breaks what
+# shows and links it (a newline made every report page fail to build its store links). The same
+# pattern in RE2 (pyarrow, ingest/validate.py) and Python (access.owner_name).
+CONTROL_CHARACTER = r"[\x00-\x1f\x7f-\x9f]"
+# An owner (SPEC 11) is a brand or franchisee name and a key of the (owner, store) index every
+# scoped read goes through: 200 characters is far beyond a real name, far below the index's cap.
+OWNER_MAX_CHARS = 200
+
+
 class Store(models.Model):
     # COLLATE "C" makes ORDER BY store_id the code-point order of SPEC 5.
     store_id = models.TextField(unique=True, db_collation="C")

@@ -127,12 +127,6 @@ def _empty_frame(layout: Layout) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=str if name == "store_id" else "float64") for name in layout.names})
 
 
-def report_for_page(*, report_id: UUID, scope: StoreScope) -> Report | None:
-    """The report in scope without its CSV (a megabyte for 14,000 stores): the parsed
-    frame is cached, so the text is fetched only when the cache misses."""
-    return scope.reports().defer(*Report.BULKY_FIELDS).filter(pk=report_id).first()
-
-
 def parse_report_csv(*, text: str, layout: Layout = ROLLING) -> pd.DataFrame:
     """The report's CSV as its table's frame; a period's empty percent becomes NaN."""
     frame = read_report_csv(text)

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from monitoring import pages, report_answers, report_tables
 from monitoring.access import client_identity, is_staff_request, request_scope
 from monitoring.alerts.listing import events_recent
-from monitoring.http_errors import not_for_this_identity
+from monitoring.http_errors import unknown_path
 from monitoring.ingest.overview import data_overview, history_kept, latest_loads, remote_sources
 from monitoring.ingest.sources import upload_round
 from monitoring.ingest.summary import load_answer
@@ -136,7 +136,7 @@ def report_lookup(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def report_detail(request: HttpRequest, report_id: UUID) -> HttpResponse:
-    report = pages.report_for_page(report_id=report_id, scope=request_scope(request))
+    report = report_get(report_id=report_id, scope=request_scope(request), with_csv=False)
     if report is None:
         return _not_found(request, f"There is no report with the id “{report_id}”.")
     context = {"report": report, "status": report_answers.report_status(report=report), **_result_context(report, request)}
@@ -161,7 +161,7 @@ def report_csv(request: HttpRequest, report_id: UUID) -> HttpResponse:
 
 @require_GET
 def report_store(request: HttpRequest, report_id: UUID, store_id: str) -> HttpResponse:
-    report = pages.report_for_page(report_id=report_id, scope=request_scope(request))
+    report = report_get(report_id=report_id, scope=request_scope(request), with_csv=False)
     detail = pages.store_detail(report=report, store_id=store_id) if report is not None else None
     if detail is None:
         return _not_found(request, f"This report has no store “{store_id}”.")
@@ -191,7 +191,7 @@ def data_status(request: HttpRequest) -> HttpResponse:
     """The loads, the history kept and the upload form: staff only (an owner's login gets the 404 of
     an unknown page), since the loads' rejected rows quote every store's lines."""
     if not is_staff_request(request):
-        return not_for_this_identity(request)
+        return unknown_path(request)
     return _data_page(request, upload_form=UploadForm())
 
 
@@ -199,7 +199,7 @@ def data_status(request: HttpRequest) -> HttpResponse:
 def data_upload(request: HttpRequest) -> HttpResponse:
     """Load an uploaded source and show its per-file summary (the answer of POST /api/v1/sources)."""
     if not is_staff_request(request):
-        return not_for_this_identity(request)
+        return unknown_path(request)
     form = UploadForm(request.POST, request.FILES)
     if getattr(request, "upload_over_cap", False):
         form.add_error("file", f"The file is larger than SOURCE_MAX_BYTES ({settings.SOURCE_MAX_BYTES:,} bytes): nothing was loaded.")

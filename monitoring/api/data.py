@@ -17,7 +17,7 @@ from monitoring.api.schemas import (
     Problem,
     SourceLoaded,
 )
-from monitoring.http_errors import not_for_this_identity
+from monitoring.http_errors import unknown_path
 from monitoring.ingest.overview import data_overview
 from monitoring.ingest.sources import upload_round
 from monitoring.ingest.summary import load_answer
@@ -70,7 +70,7 @@ UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-dat
 )
 def load_source(request: HttpRequest) -> Any:
     if not is_staff_request(request):
-        return not_for_this_identity(request)
+        return unknown_path(request)
     if int(request.META.get("CONTENT_LENGTH") or 0) > settings.SOURCE_MAX_BYTES:
         raise ApiError(413, f"the upload is larger than SOURCE_MAX_BYTES ({settings.SOURCE_MAX_BYTES:,} bytes)")
     try:

@@ -8,7 +8,6 @@ stay in memory, for the summary lines, the upload answers and the tests. What ne
 """
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import TextIO
@@ -44,31 +43,13 @@ def as_stored(rejection: Rejection) -> Rejection:
 
 
 def copy_rejections(cursor, *, run_id: int, rejections: Sequence[Rejection]) -> None:
-    """One COPY of a block's rejected rows (or of a failed file's head), however many."""
+    """One COPY of a block's rejected rows (or of a failed file's head), however many: its CSV
+    made COPY_ROWS rejections at a time as COPY reads it, so a block of 600,000 short bad
+    lines is one statement without all of its CSV (or Arrow columns) in memory at once."""
     if not rejections:
         return
     sql = f'COPY {RejectedRow._meta.db_table} (run_id, line, "column", reason, raw) FROM STDIN WITH (FORMAT csv)'
-    with writes.copy_errors_wrapped(cursor):
-        cursor.copy_expert(sql, _RejectionsCsv(run_id=run_id, rejections=rejections), writes.COPY_CHUNK)
-
-
-class _RejectionsCsv(io.RawIOBase):
-    """COPY's input, made as it is read COPY_ROWS rejections at a time: a block of 600,000
-    short bad lines is one statement without all of its CSV (or Arrow columns) in memory at once."""
-
-    def __init__(self, *, run_id: int, rejections: Sequence[Rejection]) -> None:
-        self.parts, self.pending, self.offset = _csv_parts(run_id=run_id, rejections=rejections), memoryview(b""), 0
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        if self.offset >= len(self.pending):
-            self.pending, self.offset = memoryview(next(self.parts, b"")), 0
-        end = len(self.pending) if size < 0 else min(len(self.pending), self.offset + size)
-        chunk = self.pending[self.offset : end].tobytes()
-        self.offset = end
-        return chunk  # empty only once every part is read: the end of COPY's input
+    writes.copy_parts(cursor, sql, _csv_parts(run_id=run_id, rejections=rejections))
 
 
 def _csv_parts(*, run_id: int, rejections: Sequence[Rejection]) -> Iterator[pa.Buffer]:

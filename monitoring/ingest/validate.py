@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from monitoring.engine.zones import is_timezone_name
+from monitoring.models import CONTROL_CHARACTER, OWNER_MAX_CHARS
 
 UTC_MICROS = pa.timestamp("us", tz="UTC")
 _TIME = r"^(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:\.(?P<f>\d{1,6}))?)?$"
@@ -25,16 +26,9 @@ _TIMESTAMP = r"^(?P<local>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)\
 # Every store id becomes a key of a unique index, whose entries PostgreSQL caps at
 # 2704 bytes: 255 characters (at most 1020 bytes of UTF-8) stays well below.
 STORE_ID_MAX_CHARS = 255
-# Control characters (C0, DEL, C1) are refused in a store id: PostgreSQL text cannot hold NUL,
-# and a tab or line break is never part of a real id but breaks what shows and links it (a
-# newline made every report page fail to build its store links). The same pattern in RE2 (pyarrow) and Python.
-CONTROL_CHARACTER = r"[\x00-\x1f\x7f-\x9f]"
 # "." and ".." name the folder itself or its parent in a URL path, also percent-encoded
 # ("%2e%2e", WHATWG URL): a browser resolves a link to such a store page away. Nothing else is.
 DOT_SEGMENTS = (".", "..")
-# An owner (SPEC 11) is a brand or franchisee name and a key of the (owner, store) index every
-# scoped read goes through: 200 characters is far beyond a real name, far below the index's cap.
-OWNER_MAX_CHARS = 200
 VALUE_SHOWN_CHARS = 80  # of a bad value quoted in a reason (the raw row keeps more)
 
 

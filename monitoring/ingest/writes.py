@@ -7,6 +7,7 @@ query per row. Polls, the big table, have their own module (poll_writes.py).
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
@@ -226,8 +227,13 @@ def stage_table(cursor, definition: str) -> None:
 
 
 def copy_bytes(cursor, sql: str, payload: bytes) -> None:
+    copy_parts(cursor, sql, [payload])
+
+
+def copy_parts(cursor, sql: str, parts: Iterable[bytes | pa.Buffer]) -> None:
+    """One COPY fed from `parts` as they are made: the whole input is never in memory at once."""
     with copy_errors_wrapped(cursor):
-        cursor.copy_expert(sql, _Reader(payload), COPY_CHUNK)
+        cursor.copy_expert(sql, _Reader(parts), COPY_CHUNK)
 
 
 def copy_errors_wrapped(cursor):
@@ -238,16 +244,18 @@ def copy_errors_wrapped(cursor):
 
 
 class _Reader(io.RawIOBase):
-    """Feeds COPY from memory."""
+    """Feeds COPY from memory, one part after the other."""
 
-    def __init__(self, payload: bytes) -> None:
-        self.view, self.offset = memoryview(payload), 0
+    def __init__(self, parts: Iterable[bytes | pa.Buffer]) -> None:
+        self.parts, self.view, self.offset = iter(parts), memoryview(b""), 0
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
+        if self.offset >= len(self.view):
+            self.view, self.offset = memoryview(next(self.parts, b"")), 0
         end = len(self.view) if size < 0 else min(len(self.view), self.offset + size)
         chunk = self.view[self.offset : end].tobytes()
         self.offset = end
-        return chunk
+        return chunk  # empty only once every part is read: the end of COPY's input

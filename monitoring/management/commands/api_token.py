@@ -7,7 +7,7 @@ says the client may come back.
 """
 from django.core.management.base import BaseCommand, CommandError
 
-from monitoring.access import IdentityRefused, api_token_create, api_token_revoke, api_token_rotate, owner_store_count
+from monitoring.access import IdentityRefused, api_token_create, api_token_revoke, api_token_rotate, owner_scope
 from monitoring.models import ApiToken
 
 
@@ -42,7 +42,7 @@ class Command(BaseCommand):
 
     def _create(self, *, name: str, owner: str) -> None:
         issued = api_token_create(name=name, owner=owner)
-        if issued.token.owner and not owner_store_count(issued.token.owner):
+        if issued.token.owner and not owner_scope(issued.token.owner).stores().exists():
             # Not refused: the owners file may come later. But a typo would otherwise go unseen.
             self.stderr.write(self.style.WARNING(f"no store belongs to {issued.token.owner!r} yet: the token sees none until one does"))
         self.stdout.write(issued.secret)

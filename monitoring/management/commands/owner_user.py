@@ -7,7 +7,7 @@ password printed once (change it with `manage.py changepassword USERNAME`).
 """
 from django.core.management.base import BaseCommand, CommandError
 
-from monitoring.access import IdentityRefused, owner_store_count, owner_user_add, owner_user_remove
+from monitoring.access import IdentityRefused, owner_scope, owner_user_add, owner_user_remove
 from monitoring.models import UserOwner
 
 
@@ -36,7 +36,7 @@ class Command(BaseCommand):
         except IdentityRefused as refused:
             raise CommandError(str(refused), returncode=2) from None
         owner = added.user.owner_of.owner
-        if not owner_store_count(owner):
+        if not owner_scope(owner).stores().exists():
             self.stderr.write(self.style.WARNING(f"no store belongs to {owner!r} yet: the user sees none until one does"))
         if added.password is not None:
             self.stdout.write(f"created {username} (owner {owner}); password: {added.password}")
