@@ -12,7 +12,8 @@ hour of polls after the real end, creates a fresh database on DATABASE_URL's ser
 file alone, oldest first, and times, each step in its own process so that each peak
 RSS is its own:
 
-- each week's load (`ingest_paths` of that one file, as `runscript load` does);
+- each week's load (`ingest_paths` of that one file, as `runscript load` does), and apart
+  the digests of the days it closed, as the round does after its files;
 - a report (`manage.py report`: read, engine, CSV) after 2, 4 and 8 weeks loaded;
 - the hourly refresh: the next hour's polls appended to the newest week's file (a copy
   in bench/out/history-<S>-<N>/feed/, so the generated files stay as made), then one
@@ -122,13 +123,19 @@ def _run_step(step: str, paths: list[Path] | None) -> dict:
 
 
 def _load(paths: list[Path]) -> dict:
+    """The files loaded, then the closed days digested as a round does after them (timed apart)."""
+    from monitoring.ingest.digests import digests_refresh
     from monitoring.ingest.load import ingest_paths
 
     started = time.perf_counter()
     results = ingest_paths(paths=paths)
     seconds = time.perf_counter() - started
     _fail_on([r.error for r in results if not r.ok])
-    return {"seconds": round(seconds, 2), "rows": sum(r.rows_read for r in results), "inserted": sum(r.inserted for r in results)}
+    digested = digests_refresh()
+    return {
+        "seconds": round(seconds, 2), "rows": sum(r.rows_read for r in results), "inserted": sum(r.inserted for r in results),
+        "digest_seconds": round(digested.seconds, 2), "digested_days": digested.days,
+    }
 
 
 def _report(_: list[Path]) -> dict:

@@ -112,6 +112,51 @@ class StatusPoll(models.Model):
         return f"{self.store} {self.timestamp:%Y-%m-%d %H:%M:%S} {'active' if self.active else 'inactive'}"
 
 
+class PollDigest(models.Model):
+    """One store's polls of one closed UTC day, packed for reading (monitoring/ingest/digests.py).
+
+    A report reads about 15 of these per store instead of its 250 polls: `stamps` is the
+    (length, value) pairs of the day's timestamps in PostgreSQL's binary array format, in
+    order, and `inactive` those of its inactive polls (NULL when none). A digest counts only
+    while its day's DigestedDay row says it is current. Partitioned by day (migration 0016).
+    """
+
+    pk = models.CompositePrimaryKey("store", "day")  # each day's index a report's read merges, store by store
+    # No foreign key: digests are a copy of the polls, kept or dropped with their day.
+    store = models.ForeignKey(Store, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+")
+    day = models.DateField()
+    stamps = models.BinaryField()
+    inactive = models.BinaryField(null=True)
+
+
+
+class DigestedDay(models.Model):
+    """A day whose digests were built from its polls after poll change `seen` (digests.py).
+
+    The digests are current while no PollChange of the day has a higher id.
+    """
+
+    day = models.DateField(primary_key=True)
+    seen = models.BigIntegerField(help_text="The highest poll change id visible when the day was digested")
+    stores = models.PositiveIntegerField(help_text="Stores with a digest of the day")
+    polls = models.BigIntegerField(help_text="Polls the digests hold")
+    digested_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["day"]
+
+
+class PollChange(models.Model):
+    """A UTC day whose polls a statement changed: written by a trigger on the poll table
+    (migration 0016) and by the loader for the day tables it attaches."""
+
+    id = models.BigAutoField(primary_key=True)
+    day = models.DateField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day", "id"], name="poll_change_day")]
+
+
 class IngestRun(models.Model):
     """One file loaded once: what it held, what changed, and where it stopped."""
 

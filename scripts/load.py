@@ -56,6 +56,8 @@ def run(*script_args: str) -> None:
         say(summary_line(result))
         for line in rejection_lines(result, limit=REJECTIONS_SHOWN if verbosity < 2 else result.rejected):
             say(line)
+    if loaded.digests.line():
+        say(loaded.digests.line())
     if loaded.alerts is not None:
         say(loaded.alerts.line())
     if log.write_rejections(results):

@@ -10,7 +10,7 @@ from django.db import DatabaseError, connection
 from django.db.models import Count
 from django.utils import timezone
 
-from monitoring.ingest import partitions
+from monitoring.ingest import digests, partitions
 from monitoring.models import IngestRun, RejectedRow, RemoteSource, RetentionDrop, StatusPoll, Store
 
 logger = logging.getLogger(__name__)
@@ -92,6 +92,7 @@ class HistoryKept:
     day_partitions: int
     first_day: date | None
     last_day: date | None
+    digested_days: int  # closed days whose digests are current (what reports read instead of their polls)
     drops: list[RetentionDrop]
     drop_total: int
 
@@ -99,6 +100,7 @@ class HistoryKept:
 def history_kept(*, drops: int = RETENTION_DROPS_SHOWN) -> HistoryKept:
     with connection.cursor() as cursor:
         days = partitions.day_partitions(cursor)  # one catalog query
+        digested = digests.current_days(cursor, first_day=days[0].day, last_day=days[-1].day) if days else []
     shown = list(RetentionDrop.objects.all()[:drops])
     total = len(shown) if len(shown) < drops else RetentionDrop.objects.count()
     return HistoryKept(
@@ -106,6 +108,7 @@ def history_kept(*, drops: int = RETENTION_DROPS_SHOWN) -> HistoryKept:
         day_partitions=len(days),
         first_day=days[0].day if days else None,
         last_day=days[-1].day if days else None,
+        digested_days=len(digested),
         drops=shown,
         drop_total=total,
     )

@@ -16,9 +16,11 @@ import numpy as np
 
 PARENT = "monitoring_statuspoll"
 DEFAULT = f"{PARENT}_default"
+# The poll digests (digests.py) are partitioned by the same days, named the same way.
+DIGESTS = "monitoring_polldigest"
 DAY_MICROS = 86_400_000_000
 _EPOCH = date(1970, 1, 1)
-_DAY_NAME = re.compile(rf"^{PARENT}_(\d{{8}})$")
+_DAY_NAME = re.compile(r"^(\w+)_(\d{8})$")
 
 
 @dataclass(frozen=True)
@@ -38,21 +40,24 @@ class DayPartition:
         return f"FOR VALUES FROM ('{self.start.isoformat()}') TO ('{self.end.isoformat()}')"
 
 
-def partition_of(day_number: int) -> DayPartition:
+def partition_of(day_number: int, *, parent: str = PARENT) -> DayPartition:
     """The partition of a day counted from 1970-01-01 (micros // DAY_MICROS)."""
-    day = _EPOCH + timedelta(days=int(day_number))
-    return DayPartition(name=f"{PARENT}_{day:%Y%m%d}", day=day)
+    return _named(_EPOCH + timedelta(days=int(day_number)), parent=parent)
 
 
-def day_partitions(cursor) -> list[DayPartition]:
+def day_partitions(cursor, *, parent: str = PARENT) -> list[DayPartition]:
     """The day partitions there are, oldest first (the DEFAULT one is not a day's)."""
     cursor.execute(
         "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = %s::regclass",
-        [PARENT],
+        [parent],
     )
     found = [_DAY_NAME.match(name) for (name,) in cursor.fetchall()]
-    days = sorted(datetime.strptime(match[1], "%Y%m%d").date() for match in found if match)
-    return [DayPartition(name=f"{PARENT}_{day:%Y%m%d}", day=day) for day in days]
+    days = sorted(datetime.strptime(match[2], "%Y%m%d").date() for match in found if match and match[1] == parent)
+    return [_named(day, parent=parent) for day in days]
+
+
+def _named(day: date, *, parent: str) -> DayPartition:
+    return DayPartition(name=f"{parent}_{day:%Y%m%d}", day=day)
 
 
 def days_to_create(cursor, *, micros: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 from django.db import IntegrityError, transaction
 
-from monitoring.ingest import partitions
+from monitoring.ingest import digests, partitions
 from monitoring.ingest.writes import (
     StoreKeys,
     WriteCounts,
@@ -81,6 +81,8 @@ class PollWriter:
         if not len(unknown):
             return
         fresh, adopted = partitions.days_to_create(self.cursor, micros=unknown * partitions.DAY_MICROS)
+        # These days' tables are written directly, out of the poll table's trigger's sight.
+        digests.record_changed_days(self.cursor, days=np.union1d(fresh, adopted))
         partitions.adopt_default_rows(self.cursor, days=adopted)
         if len(fresh):
             # DROP: a day's empty partition is replaced; a missing one is a no-op.

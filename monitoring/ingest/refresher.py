@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 
 from monitoring.alerts.events import RoundAlerts
+from monitoring.ingest.digests import DigestOutcome
 from monitoring.ingest.load import FileResult
 from monitoring.ingest.locks import REFRESH_LOCK_KEY, session_lock
 from monitoring.ingest.retention import RetentionOutcome, retention_apply
@@ -41,6 +42,7 @@ class RoundOutcome:
 
     results: list[FileResult] = field(default_factory=list)
     alerts: RoundAlerts | None = None  # the events decided after it stored new polls
+    digests: DigestOutcome = field(default_factory=DigestOutcome)  # the days that closed since
     retention: RetentionOutcome = field(default_factory=RetentionOutcome)
     busy: bool = False  # another refresher was working: this round left the files to it
     error: str = ""  # the database could not be reached
@@ -55,9 +57,8 @@ class RoundOutcome:
             return "refresh round skipped: another refresher is working"
         if self.error:
             return f"refresh round failed: {self.error}"
-        alerts = f"; {self.alerts.line()}" if self.alerts is not None else ""
-        retention = self.retention.line()
-        return f"refresh round: {round_line(self.results)}{alerts}{'; ' + retention if retention else ''}"
+        after = [self.digests.line(), self.alerts.line() if self.alerts is not None else "", self.retention.line()]
+        return "; ".join([f"refresh round: {round_line(self.results)}", *filter(None, after)])
 
 
 def refresh_round(*, data_dir: Path | str | None = None, full: bool = False) -> RoundOutcome:
@@ -75,7 +76,8 @@ def refresh_round(*, data_dir: Path | str | None = None, full: bool = False) -> 
         # The database may be restarting: report it and try again next round.
         return RoundOutcome(error=f"database error: {error}".strip(), seconds=time.monotonic() - started)
     return RoundOutcome(
-        results=loaded.results, alerts=loaded.alerts, retention=retention, seconds=time.monotonic() - started
+        results=loaded.results, alerts=loaded.alerts, digests=loaded.digests, retention=retention,
+        seconds=time.monotonic() - started,
     )
 
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from django.db import OperationalError, connection, transaction
 from django.db.models import Max
 
-from monitoring.ingest import partitions
+from monitoring.ingest import digests, partitions
 from monitoring.ingest.locks import LOAD_LOCK_KEY, session_lock
 from monitoring.models import RetentionDrop, StatusPoll
 
@@ -77,6 +77,8 @@ def _drop_old_days(*, keep_days: int) -> RetentionDrop | None:
         default_rows = cursor.rowcount
         if old:
             cursor.execute(f"DROP TABLE {', '.join(part.name for part in old)}")
+        # No trigger sees a DROP: the dropped days' digests must not outlive their polls.
+        digests.forget_days_before(cursor, day=cutoff.date())
     if not old and not default_rows:
         return None
     return RetentionDrop.objects.create(

@@ -28,6 +28,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from monitoring.alerts.events import RoundAlerts, alerts_decide
+from monitoring.ingest.digests import DigestOutcome, digests_refresh
 from monitoring.ingest.fetch import FetchError, Transfer, Validators, fetch_url
 from monitoring.ingest.load import FileResult, Progress, ingest_paths, stored_new_polls
 from monitoring.ingest.parse import SourceError
@@ -82,25 +83,33 @@ class _Unpacked:
 class IngestRound:
     results: list[FileResult]
     alerts: RoundAlerts | None  # None: no new poll was stored, so nothing to decide
+    digests: DigestOutcome = field(default_factory=DigestOutcome)
+
+    @classmethod
+    def after(cls, results: list[FileResult]) -> IngestRound:
+        """The files' results, then, if they stored polls, the closed days digested and the
+        alert events decided (which read the digests)."""
+        if not stored_new_polls(results):
+            return cls(results=results, alerts=None)
+        digested = digests_refresh()
+        return cls(results=results, alerts=alerts_decide(), digests=digested)
 
 
 def ingest_round(
     *, sources: Sequence[str | Path], strict: bool = False, full: bool = False,
     progress: Progress | None = None, transfer: Transfer | None = None,
 ) -> IngestRound:
-    """Load the sources, then decide the alert events if new polls were stored (SPEC 9).
+    """Load the sources, then, if new polls were stored, digest the closed days and decide the alert events (SPEC 9).
 
     Every way data comes in goes through here or upload_round (`runscript load`, the
     refresher, an upload), so no round that stored polls is left without its events.
     """
-    results = ingest_sources(sources=sources, strict=strict, full=full, progress=progress, transfer=transfer)
-    return IngestRound(results=results, alerts=alerts_decide() if stored_new_polls(results) else None)
+    return IngestRound.after(ingest_sources(sources=sources, strict=strict, full=full, progress=progress, transfer=transfer))
 
 
 def upload_round(*, path: Path, filename: str, progress: Progress | None = None) -> IngestRound:
     """An uploaded source loaded as any round is: then its alert events."""
-    results = ingest_upload(path=path, filename=filename, progress=progress)
-    return IngestRound(results=results, alerts=alerts_decide() if stored_new_polls(results) else None)
+    return IngestRound.after(ingest_upload(path=path, filename=filename, progress=progress))
 
 
 def ingest_sources(

@@ -18,8 +18,11 @@ data, never some before and some after a load.
 
 Hours and polls travel as binary COPY, read by numpy without parsing text:
 hours as fixed-width rows, polls as one row per store holding its timestamps
-and, apart, those of its inactive polls as arrays. Stores, the only
-variable-width text, come from one plain query.
+and, apart, those of its inactive polls, as runs of (length, value) pairs.
+The closed days of the window whose digests are current in the snapshot
+(monitoring/ingest/digests.py) come from the digests, a row per store and day;
+the rest of the window from the poll table. Stores, the only variable-width
+text, come from one plain query.
 """
 from __future__ import annotations
 
@@ -30,7 +33,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from datetime import timezone as dt_timezone
 from functools import partial
 from typing import Any, TypeVar
 
@@ -41,6 +45,7 @@ from django.utils import timezone
 
 from monitoring.access import STAFF, StoreScope
 from monitoring.engine import LOOKBACK
+from monitoring.ingest import digests
 
 Result = TypeVar("Result")
 # A shard of at least this many stores reads its polls on two connections (_polls_cut).
@@ -51,10 +56,9 @@ _PG_EPOCH_US = 946_684_800_000_000
 # Binary COPY: 11-byte signature, 4-byte flags, 4-byte header extension length.
 _COPY_HEADER_BYTES = 19
 _COPY_TRAILER_BYTES = 2
-# A one-dimensional binary array: dimensions, null flag, element type, length,
-# lower bound (4 bytes each), then each element as its length and value.
-_ARRAY_HEADER_BYTES = 20
+# A timestamp as _polls_sql sends it: its 4-byte length and 8-byte value (ingest/digests.py).
 _STAMP = np.dtype([("length", ">i4"), ("value", ">i8")])
+_DAY, _MICROSECOND = timedelta(days=1), timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -166,7 +170,8 @@ def read_shard(
         cursor.execute(f"SELECT id, store_id, timezone FROM monitoring_store s WHERE {where}", params)
         stores = pd.DataFrame(cursor.fetchall(), columns=["store", "store_id", "timezone"]).astype({"store": "int64"})
         since = since if since is not None else now - LOOKBACK.to_pytimedelta()
-        polls_params = {**params, "since": since, "now": now}
+        pieces = _pieces(since=since, now=now, digested=_current_digests(cursor, since=since, now=now))
+        polls_params = {**params, **_pieces_params(pieces)}
         cut = _polls_cut(stores["store"].to_numpy()) if shareable else None
         upper = None
         if cut is not None:
@@ -177,7 +182,7 @@ def read_shard(
                 # This thread's connection settings: Django's `connection` is per thread.
                 connect=partial(connection.get_new_connection, connection.get_connection_params()),
                 snapshot=_export_snapshot(cursor),
-                sql=_polls_sql(where=where, part="p.store_id >= %(cut)s AND"),
+                sql=_polls_sql(where=where, part="{alias}.store_id >= %(cut)s AND", pieces=pieces),
                 params={**polls_params, "cut": cut},
             )
         hours = _copy_columns(
@@ -187,8 +192,9 @@ def read_shard(
             params,
             {"store": ">i8", "weekday": ">i2", "start_us": ">i8", "end_us": ">i8"},
         )
-        part = "" if cut is None else "p.store_id < %(cut)s AND"
-        halves = [_decode_polls(_copy_out(cursor, _polls_sql(where=where, part=part), {**polls_params, "cut": cut}))]
+        part = "" if cut is None else "{alias}.store_id < %(cut)s AND"
+        sql = _polls_sql(where=where, part=part, pieces=pieces)
+        halves = [_decode_polls(_copy_out(cursor, sql, {**polls_params, "cut": cut}))]
         if upper is not None:
             # Lower ids first: the polls stay sorted by (store, timestamp).
             halves.append(upper.result())
@@ -249,33 +255,103 @@ def _polls_in_snapshot(*, connect: Callable[[], Any], snapshot: str, sql: str, p
     return _decode_polls(data)
 
 
-def _polls_sql(*, where: str, part: str) -> str:
-    """The polls of the stores `where` selects (and `part` of them), in [since, now]: one row per store.
+@dataclass(frozen=True)
+class _Piece:
+    """A span of the window read one way: the digests of whole days [start, end), or the polls
+    in [start, end) (the window's last piece: [start, end], the window being [since, now])."""
 
-    One pass over the time range: each day partition's (store, timestamp)
-    index, which carries the status, is scanned once in its order and the
-    partitions' scans are merged on (store, timestamp), so each store's polls
-    arrive together and sorted and one GroupAggregate turns them into two
-    arrays without a sort: all its timestamps, and the timestamps of its
-    inactive polls (NULL when there is none). A poll is inactive about one time
-    in nine, so the second array is short: the server builds and sends one
-    element per poll, where a status array beside the timestamps cost it about
-    a fifth more (docs/performance.md). A per-store LATERAL probe would instead
-    descend the 15 partitions' indexes once per store (measured about 1.6 times
-    slower). About 250 polls travel per COPY row, so the client's cost per row
-    is paid per store. A shard narrower than all stores passes its store ids as
-    one array the index scans look up (an InitPlan: one query, and no literal
-    list for the planner to estimate).
+    start: datetime
+    end: datetime
+    digested: bool
+
+
+def _current_digests(cursor, *, since: datetime, now: datetime) -> list[date]:
+    """The days wholly in [since, now] whose digests are current in this snapshot (ingest/digests.py)."""
+    first_day = _utc_midnight(since + _DAY - _MICROSECOND).date()  # the first midnight at or after since
+    last_day = _utc_midnight(now).date() - _DAY  # the last day ending at or before now
+    if first_day > last_day:
+        return []
+    return digests.current_days(cursor, first_day=first_day, last_day=last_day)
+
+
+def _utc_midnight(instant: datetime) -> datetime:
+    utc = instant.astimezone(dt_timezone.utc)
+    return datetime(utc.year, utc.month, utc.day, tzinfo=dt_timezone.utc)
+
+
+def _pieces(*, since: datetime, now: datetime, digested: list[date]) -> list[_Piece]:
+    """[since, now] cut into runs of digested days and the spans of polls around them, in time order."""
+    pieces, at = [], since
+    for day in digested:
+        start = datetime(day.year, day.month, day.day, tzinfo=dt_timezone.utc)
+        if pieces and pieces[-1].digested and pieces[-1].end == start:
+            pieces[-1] = _Piece(pieces[-1].start, start + _DAY, True)
+            at = start + _DAY
+            continue
+        if at < start:
+            pieces.append(_Piece(at, start, False))
+        pieces.append(_Piece(start, start + _DAY, True))
+        at = start + _DAY
+    pieces.append(_Piece(at, now, False))
+    return pieces
+
+
+def _pieces_params(pieces: list[_Piece]) -> dict:
+    params = {}
+    for n, piece in enumerate(pieces):
+        params[f"start_{n}"], params[f"end_{n}"] = (
+            (piece.start.date(), piece.end.date()) if piece.digested else (piece.start, piece.end)
+        )
+    return params
+
+
+def _polls_sql(*, where: str, part: str, pieces: list[_Piece]) -> str:
+    """The polls of the stores `where` selects (and `part` of them) over the window's `pieces`: one row per store.
+
+    Each row is the store, then its timestamps and, apart, those of its inactive
+    polls, as runs of (length, value) pairs (ingest/digests.py: the bytes of a
+    binary array without its header), in time order: the pieces' bytes joined in
+    their order. A digested piece is about one stored row per store and day. A
+    piece of polls is one pass over its day partitions: each partition's (store,
+    timestamp) index, which carries the status, scanned in its order and merged on
+    (store, timestamp), so each store's polls arrive sorted and a GroupAggregate
+    packs them without a sort. A poll is inactive about one time in nine, so the
+    second run is short. A shard narrower than all stores passes its store ids as
+    one array the index scans look up (an InitPlan: one query, and no literal list
+    for the planner to estimate). docs/performance.md has the shapes measured.
     """
-    stores = "" if where == "TRUE" else f"p.store_id = ANY(ARRAY(SELECT s.id FROM monitoring_store s WHERE {where})) AND"
-    # array_agg keeps the order of the ordered subquery's rows (PostgreSQL 15 has
-    # no presorted aggregate input: an ORDER BY inside array_agg would sort again).
+    branches = []
+    for n, piece in enumerate(pieces):
+        alias = "d" if piece.digested else "p"
+        stores = "" if where == "TRUE" else f"{alias}.store_id = ANY(ARRAY(SELECT s.id FROM monitoring_store s WHERE {where})) AND"
+        in_part = part.format(alias=alias)
+        if piece.digested:
+            branches.append(
+                f"""SELECT store_id, {n} AS piece, string_agg(stamps, ''::bytea) AS stamps,
+                    string_agg(inactive, ''::bytea) AS inactive FROM (
+                    SELECT d.store_id, d.stamps, d.inactive FROM monitoring_polldigest d
+                    WHERE {stores} {in_part} d.day >= %(start_{n})s AND d.day < %(end_{n})s
+                    ORDER BY d.store_id, d.day
+                ) days GROUP BY store_id"""
+            )
+            continue
+        until = "<=" if n == len(pieces) - 1 else "<"
+        # array_agg keeps the order of the ordered subquery's rows (PostgreSQL 15 has
+        # no presorted aggregate input: an ORDER BY inside array_agg would sort again).
+        branches.append(
+            f"""SELECT store_id, {n} AS piece, {digests.PACKED_STAMPS} AS stamps,
+                    {digests.PACKED_INACTIVE} AS inactive FROM (
+                SELECT p.store_id, p.timestamp, p.active FROM monitoring_statuspoll p
+                WHERE {stores} {in_part} p.timestamp >= %(start_{n})s AND p.timestamp {until} %(end_{n})s
+                ORDER BY p.store_id, p.timestamp
+            ) polls GROUP BY store_id"""
+        )
+    # string_agg joins each store's pieces in the subquery's order, and a piece's days in theirs.
     return f"""
-        SELECT store_id, array_agg(timestamp), array_agg(timestamp) FILTER (WHERE NOT active) FROM (
-            SELECT p.store_id, p.timestamp, p.active FROM monitoring_statuspoll p
-            WHERE {stores} {part} p.timestamp >= %(since)s AND p.timestamp <= %(now)s
-            ORDER BY p.store_id, p.timestamp
-        ) polls
+        SELECT store_id, string_agg(stamps, ''::bytea), string_agg(inactive, ''::bytea) FROM (
+            {" UNION ALL ".join(branches)}
+            ORDER BY 1, 2
+        ) pieces
         GROUP BY store_id"""
 
 
@@ -297,33 +373,33 @@ def _polls_frame(parts: list[_Polls]) -> pd.DataFrame:
 def _decode_polls(data: bytes) -> _Polls:
     """The binary COPY of _polls_sql as arrays, sorted by (store, timestamp).
 
-    One pass over the rows finds each store's two arrays, whose elements (a
-    4-byte length and an 8-byte value each) numpy reads in place; each inactive
+    One pass over the rows finds each store's two runs of (length, value) pairs;
+    the runs are joined and numpy reads the pairs in one go. Each inactive
     timestamp is then found among its store's polls, whose status it clears.
     """
     stores, counts, stamps, inactive_counts, inactive = [], [], [], [], []
     view, unpack = memoryview(data), struct.unpack_from
     at, end = _COPY_HEADER_BYTES, len(data) - _COPY_TRAILER_BYTES
     while at < end:
-        # Row: field count, then length + value of: store (int8), timestamp[], timestamp[] or NULL (-1).
+        # Row: field count, then length + value of: store (int8), stamps (bytea), inactive (bytea or NULL: -1).
         store, stamps_bytes = unpack(">qi", view, at + 6)
         at += 18
         stores.append(store)
-        counts.append(_array_count(view, at, stamps_bytes, store))
-        stamps.append(np.frombuffer(view, _STAMP, counts[-1], at + _ARRAY_HEADER_BYTES)["value"])
+        counts.append(stamps_bytes)
+        stamps.append(view[at : at + stamps_bytes])
         at += stamps_bytes
         inactive_bytes = unpack(">i", view, at)[0]
         at += 4
         if inactive_bytes < 0:
             inactive_counts.append(0)
             continue
-        inactive_counts.append(_array_count(view, at, inactive_bytes, store))
-        inactive.append(np.frombuffer(view, _STAMP, inactive_counts[-1], at + _ARRAY_HEADER_BYTES)["value"])
+        inactive_counts.append(inactive_bytes)
+        inactive.append(view[at : at + inactive_bytes])
         at += inactive_bytes
     if not stores:
         return _Polls(store=np.empty(0, np.int64), ts=np.empty(0, np.int64), active=np.empty(0, bool))
-    stamps_us, inactive_us = _joined(stamps), _joined(inactive)
-    counts, inactive_counts = np.array(counts, dtype=np.int64), np.array(inactive_counts, dtype=np.int64)
+    stamps_us, inactive_us = _pairs_values(stamps), _pairs_values(inactive)
+    counts, inactive_counts = _pair_counts(counts), _pair_counts(inactive_counts)
     rows = np.arange(len(stores), dtype=np.int64)
     where = _positions_of(rows.repeat(counts), stamps_us, rows.repeat(inactive_counts), inactive_us)
     if not np.array_equal(stamps_us[np.minimum(where, stamps_us.size - 1)], inactive_us):
@@ -335,17 +411,20 @@ def _decode_polls(data: bytes) -> _Polls:
     return _Polls(store=np.array(stores, dtype=np.int64).repeat(counts), ts=stamps_us, active=active)
 
 
-def _joined(values: list[np.ndarray]) -> np.ndarray:
-    """Big-endian int64 pieces as one native int64 array."""
-    return np.concatenate(values).astype(np.int64) if values else np.empty(0, np.int64)
+def _pairs_values(runs: list[memoryview]) -> np.ndarray:
+    """Runs of big-endian (length, value) pairs as one native int64 array of their values, checked."""
+    pairs = np.frombuffer(b"".join(runs), _STAMP)
+    if not (pairs["length"] == _STAMP["value"].itemsize).all():
+        raise ValueError("COPY of polls: a timestamp that is NULL or not 8 bytes")
+    return pairs["value"].astype(np.int64)
 
 
-def _array_count(data: memoryview, at: int, size: int, store: int) -> int:
-    """The element count of the one-dimensional timestamp array of `size` bytes at `at`, checked."""
-    count = struct.unpack_from(">i", data, at + _ARRAY_HEADER_BYTES - 8)[0]
-    if size != _ARRAY_HEADER_BYTES + _STAMP.itemsize * count:
-        raise ValueError(f"COPY of polls: store {store}'s arrays are not {count} plain values")
-    return count
+def _pair_counts(sizes: list[int]) -> np.ndarray:
+    """How many (length, value) pairs each run of `sizes` bytes holds, checked."""
+    sizes = np.array(sizes, dtype=np.int64)
+    if (sizes % _STAMP.itemsize).any():
+        raise ValueError("COPY of polls: a store's timestamps are not whole (length, value) pairs")
+    return sizes // _STAMP.itemsize
 
 
 def _positions_of(rows: np.ndarray, stamps: np.ndarray, wanted_rows: np.ndarray, wanted: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from monitoring.datagen import generate_dataset
+from monitoring.ingest.digests import digests_refresh
 from monitoring.ingest.load import ingest_paths
 from monitoring.models import Report
 from monitoring.pages import parse_outages_csv, parse_report_csv
@@ -54,3 +55,12 @@ def test_the_full_data_sets_outages_periods_and_week_agree_store_by_store(full_d
     pd.testing.assert_series_equal(week["uptime_hours"], figures["uptime_last_week"], check_names=False)
     pd.testing.assert_series_equal(week["downtime_hours"], figures["downtime_last_week"], check_names=False)
     assert period.outages_csv == rolling.outages_csv
+
+    # The same reports read from the poll digests (monitoring/ingest/digests.py) instead of the
+    # poll table: every byte of every CSV is the same.
+    assert digests_refresh().days == 7  # the generated week's closed days, before the latest poll's
+    from_digests = built(ReportRequest())
+    assert (from_digests.csv, from_digests.outages_csv, from_digests.outage_counts_csv) == (
+        rolling.csv, rolling.outages_csv, rolling.outage_counts_csv
+    )
+    assert built(report_request(start=(now - timedelta(days=7)).isoformat(), end=now.isoformat())).csv == period.csv

@@ -368,11 +368,11 @@ def test_the_store_page_reads_as_many_queries_for_50_polls_as_for_1(client, djan
     )
     report = report_build(report=report_create(build_here=True))
     client.get(reverse("report", args=[report.id]))  # the report's CSV is parsed and cached
-    # The report (without its CSV), then the reader's store, hours and polls of the 14-day lookback,
-    # and the load generation the reader saw.
-    with django_assert_num_queries(5):
+    # The report (without its CSV), then the reader's store, the lookback's current digested days,
+    # its hours and polls of the 14-day lookback, and the load generation the reader saw.
+    with django_assert_num_queries(6):
         assert client.get(reverse("report-store", args=[report.id, "one"])).context["detail"].week_polls == 1
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         assert client.get(reverse("report-store", args=[report.id, "fifty"])).context["detail"].week_polls == 50
 
 
