@@ -106,6 +106,7 @@ def test_every_closed_day_is_digested_and_the_open_one_is_not(loaded):
         (utc(2023, 1, 21), utc(2023, 1, 23, 17, 30)),  # as of the 23rd: the 23rd and later from polls
         (utc(2023, 1, 21), utc(2023, 1, 24)),  # now at midnight: the 23rd whole, the 24th's first instant
         (utc(2023, 1, 20, 0, 7, 0, 123457), utc(2023, 1, 20, 23)),  # inside one day: no digest at all
+        (utc(2023, 1, 23, 18), utc(2023, 1, 25, 6)),  # the 23rd's and the 25th's polls, the 24th's digest
     ],
 )
 def test_a_read_from_digests_holds_exactly_the_window_s_polls(loaded, since, now):
