@@ -6,8 +6,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.utils.html import format_html, format_html_join
 
 from monitoring.access import IdentityRefused, api_token_create, owner_name
+from monitoring.ingest.overview import REJECTED_ROWS_SHOWN
 from monitoring.models import (
     OWNER_MAX_CHARS,
     AlertEvent,
@@ -117,18 +119,23 @@ class RetentionDropAdmin(ReadOnlyAdmin):
         return False  # the record of what history went: deleting it would hide that
 
 
-class RejectedRowInline(admin.TabularInline):
-    model = RejectedRow
-    extra = 0
-    can_delete = False
-    readonly_fields = ["line", "column", "reason", "raw"]
-
-
 @admin.register(IngestRun)
 class IngestRunAdmin(ReadOnlyAdmin):
     list_display = ["path", "kind", "started_at", "succeeded", "rows_read", "inserted", "updated", "rejected"]
     list_filter = ["kind", "succeeded"]
-    inlines = [RejectedRowInline]
+    readonly_fields = ["first_rejected_rows"]
+
+    # A run can hold millions of rejected rows: the page shows the first ones, as the data page does.
+    @admin.display(description="first rejected rows")
+    def first_rejected_rows(self, run: IngestRun) -> str:
+        rows = RejectedRow.objects.filter(run=run).order_by("line")[:REJECTED_ROWS_SHOWN]
+        lines = format_html_join("\n", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
+            (row.line, row.column, row.reason, row.raw) for row in rows
+        ))
+        if not lines:
+            return "none"
+        more = f"and {run.rejected - REJECTED_ROWS_SHOWN:,} more: the load logs hold them all" if run.rejected > REJECTED_ROWS_SHOWN else ""
+        return format_html("<table><tr><th>line</th><th>column</th><th>reason</th><th>raw</th></tr>{}</table>{}", lines, more)
 
 
 @admin.register(Report)

@@ -7,6 +7,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import OperationalError
+from django.urls import reverse
+
+from monitoring import admin as admin_module
 
 from monitoring.ingest import load as load_module
 from monitoring.ingest import poll_writes, rejections, stream
@@ -154,3 +157,12 @@ class TestAFailedFile:
         assert [r.line for r in result.every_rejection()] == [3, 5, 7, 9, 11]
         lines = list(rejection_lines(result, limit=result.rejected))
         assert len(lines) == 6 and lines[-1] == "  ... and 15 more rejected rows of polls.csv (not kept: the file failed to load)"
+
+
+def test_the_admin_page_of_a_run_shows_its_first_rejected_rows_and_counts_the_rest(admin_client, bad_file, monkeypatch):
+    monkeypatch.setattr(admin_module, "REJECTED_ROWS_SHOWN", 15)
+    [result] = ingest_paths(paths=[bad_file])
+    page = admin_client.get(reverse("admin:monitoring_ingestrun_change", args=[result.run_id])).content.decode()
+    # 20 rejected rows on lines 3, 5, ..., 41: the first 15 end at line 31, so 33 to 41 are not shown.
+    assert "<td>31</td>" in page and "<td>33</td>" not in page
+    assert "and 5 more: the load logs hold them all" in page
