@@ -24,15 +24,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError, connection
 
 from monitoring.access import store_owned_sql
 from monitoring.engine import LOOKBACK, lookback_outages
@@ -87,7 +85,8 @@ def alerts_decide(*, after_minutes: int | None = None) -> RoundAlerts:
 
 
 def _decide_once(*, after_minutes: int, started: float) -> RoundAlerts:
-    with _read_write_snapshot():
+    # One REPEATABLE READ transaction: the reads agree with each other, and the writes with them.
+    with reading.snapshot(read_write=True):
         now = reading.latest_poll()
         if now is None:
             return RoundAlerts(seconds=time.perf_counter() - started)
@@ -228,18 +227,3 @@ WITH given AS (
 SELECT (SELECT count(*) FROM inserted WHERE kind = %(down)s), (SELECT count(*) FROM inserted WHERE kind = %(recovered)s),
        (SELECT count(*) FROM queued)
 """
-
-
-@contextmanager
-def _read_write_snapshot() -> Iterator[None]:
-    """One REPEATABLE READ transaction: the reads agree with each other, and the writes with them.
-
-    Inside a caller's transaction (a test case) that transaction is the snapshot.
-    """
-    if connection.in_atomic_block:
-        yield
-        return
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        yield

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import io
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +49,8 @@ from monitoring.engine import LOOKBACK
 from monitoring.ingest import digests
 
 Result = TypeVar("Result")
+# Whether this thread's transaction is a snapshot `snapshot` began (and may share).
+_begun_here = threading.local()
 # A shard of at least this many stores reads its polls on two connections (_polls_cut).
 SPLIT_READ_FROM_STORES = 2_000
 
@@ -71,6 +74,19 @@ class ShardBounds:
 
     lower: str | None = None
     upper: str | None = None
+
+
+@dataclass(frozen=True)
+class KeyRange:
+    """Stores with lower <= id < upper, by their integer key (None: unbounded on that side).
+
+    What needs every store but not the report's order (status now, the alert decision) is
+    read in key ranges: each table's scans then read a range of their (store, ...) indexes,
+    where a range of store ids, scattered over the keys, descends them once per store.
+    """
+
+    lower: int | None = None
+    upper: int | None = None
 
 
 @dataclass(frozen=True)
@@ -156,7 +172,7 @@ def bounds_of(ranges: list[ShardRange], index: int) -> ShardBounds:
 
 def read_shard(
     *, bounds: ShardBounds = ShardBounds(), now: datetime, store_id: str | None = None, since: datetime | None = None,
-    scope: StoreScope = STAFF,
+    scope: StoreScope = STAFF, keys: KeyRange = KeyRange(),
 ) -> ShardInput:
     """The shard's stores in scope, their hours and polls in [since, now] (default since: now - 14 days), one snapshot.
 
@@ -165,8 +181,9 @@ def read_shard(
     owner's report reads the owner's stores only (SPEC 11), in the same snapshot.
     """
     started = time.perf_counter()
-    where, params = _store_filter(bounds=bounds, store_id=store_id, scope=scope)
-    with _snapshot() as shareable, connection.cursor() as cursor, ThreadPoolExecutor(max_workers=1) as helper:
+    chosen, params = _store_filter(bounds=bounds, store_id=store_id, scope=scope)
+    where, picks = _keyed(where=chosen, keys=keys, params=params)
+    with snapshot() as shareable, connection.cursor() as cursor, ThreadPoolExecutor(max_workers=1) as helper:
         cursor.execute(f"SELECT id, store_id, timezone FROM monitoring_store s WHERE {where}", params)
         stores = pd.DataFrame(cursor.fetchall(), columns=["store", "store_id", "timezone"]).astype({"store": "int64"})
         since = since if since is not None else now - LOOKBACK.to_pytimedelta()
@@ -182,7 +199,7 @@ def read_shard(
                 # This thread's connection settings: Django's `connection` is per thread.
                 connect=partial(connection.get_new_connection, connection.get_connection_params()),
                 snapshot=_export_snapshot(cursor),
-                sql=_polls_sql(where=where, part="{alias}.store_id >= %(cut)s AND", pieces=pieces),
+                sql=_polls_sql(picks=picks, part="{alias}.store_id >= %(cut)s AND", pieces=pieces),
                 params={**polls_params, "cut": cut},
             )
         hours = _copy_columns(
@@ -193,7 +210,7 @@ def read_shard(
             {"store": ">i8", "weekday": ">i2", "start_us": ">i8", "end_us": ">i8"},
         )
         part = "" if cut is None else "{alias}.store_id < %(cut)s AND"
-        sql = _polls_sql(where=where, part=part, pieces=pieces)
+        sql = _polls_sql(picks=picks, part=part, pieces=pieces)
         halves = [_decode_polls(_copy_out(cursor, sql, {**polls_params, "cut": cut}))]
         if upper is not None:
             # Lower ids first: the polls stay sorted by (store, timestamp).
@@ -211,10 +228,36 @@ def map_shards(compute: Callable[[ShardInput], Result], *, now: datetime, size: 
     Inside a caller's transaction (the alert decision's) that transaction is the snapshot.
     With no store at all, `compute` gets one empty read, so its shape is still there.
     """
-    with _snapshot():
-        ranges = shard_ranges(size=size)
-        bounds = [bounds_of(ranges, index) for index in range(len(ranges))] or [ShardBounds()]
-        return [compute(read_shard(bounds=shard, now=now)) for shard in bounds]
+    with snapshot():
+        return [compute(read_shard(keys=keys, now=now)) for keys in key_ranges(size=size)]
+
+
+def key_ranges(*, size: int) -> list[KeyRange]:
+    """Every store's key cut every `size` stores, in one query; one unbounded range when there are fewer."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM monitoring_store) numbered
+               WHERE n > 0 AND n %% %(size)s = 0 ORDER BY id""",
+            {"size": size},
+        )
+        cuts = [key for (key,) in cursor.fetchall()]
+    return [KeyRange(lower, upper) for lower, upper in zip([None, *cuts], [*cuts, None], strict=True)]
+
+
+def _keyed(*, where: str, keys: KeyRange, params: dict) -> tuple[str, str]:
+    """The store filter with the key range added, and how the polls' and digests' scans pick
+    the stores ("{alias}" for the table): a range of their index where a key range is all
+    there is to it, else one array of the stores' keys (an InitPlan: one query, and no
+    literal list for the planner to estimate)."""
+    tests = []
+    for name, bound, operator in (("key_lower", keys.lower, ">="), ("key_upper", keys.upper, "<")):
+        if bound is not None:
+            params[name] = bound
+            tests.append(f"{operator} %({name})s")
+    picks = "".join(f"{{alias}}.store_id {test} AND " for test in tests)
+    if where != "TRUE":
+        picks += f"{{alias}}.store_id = ANY(ARRAY(SELECT s.id FROM monitoring_store s WHERE {where})) AND "
+    return " AND ".join([where, *(f"s.id {test}" for test in tests)]), picks
 
 
 def _polls_cut(ids: np.ndarray) -> int | None:
@@ -305,8 +348,8 @@ def _pieces_params(pieces: list[_Piece]) -> dict:
     return params
 
 
-def _polls_sql(*, where: str, part: str, pieces: list[_Piece]) -> str:
-    """The polls of the stores `where` selects (and `part` of them) over the window's `pieces`: one row per store.
+def _polls_sql(*, picks: str, part: str, pieces: list[_Piece]) -> str:
+    """The polls of the stores `picks` selects (and `part` of them) over the window's `pieces`: one row per store.
 
     Each row is the store, then its timestamps and, apart, those of its inactive
     polls, as runs of (length, value) pairs (ingest/digests.py: the bytes of a
@@ -316,15 +359,13 @@ def _polls_sql(*, where: str, part: str, pieces: list[_Piece]) -> str:
     timestamp) index, which carries the status, scanned in its order and merged on
     (store, timestamp), so each store's polls arrive sorted and a GroupAggregate
     packs them without a sort. A poll is inactive about one time in nine, so the
-    second run is short. A shard narrower than all stores passes its store ids as
-    one array the index scans look up (an InitPlan: one query, and no literal list
-    for the planner to estimate). docs/performance.md has the shapes measured.
+    second run is short (_keyed: how the stores are picked). docs/performance.md
+    has the shapes measured.
     """
     branches = []
     for n, piece in enumerate(pieces):
         alias = "d" if piece.digested else "p"
-        stores = "" if where == "TRUE" else f"{alias}.store_id = ANY(ARRAY(SELECT s.id FROM monitoring_store s WHERE {where})) AND"
-        in_part = part.format(alias=alias)
+        stores, in_part = picks.replace("{alias}", alias), part.replace("{alias}", alias)
         if piece.digested:
             branches.append(
                 f"""SELECT store_id, {n} AS piece, string_agg(stamps, ''::bytea) AS stamps,
@@ -466,21 +507,27 @@ def _store_filter(*, bounds: ShardBounds, store_id: str | None, scope: StoreScop
 
 
 @contextmanager
-def _snapshot() -> Iterator[bool]:
-    """One REPEATABLE READ READ ONLY transaction around all reads of a shard.
+def snapshot(*, read_write: bool = False) -> Iterator[bool]:
+    """One REPEATABLE READ transaction around all reads of a shard (or of a whole decision).
 
-    Yields whether other connections may share it (pg_export_snapshot): inside a
-    caller's transaction (a test case) the isolation level can no longer be set,
+    Yields whether other connections may share it (pg_export_snapshot): a snapshot
+    begun here may, as may any read nested in it (map_shards' shards). Inside a
+    caller's own transaction (a test case) the isolation level can no longer be set,
     the caller's transaction is the snapshot, and its uncommitted rows would be
-    invisible to another connection.
+    invisible to another connection. `read_write` for the alert decision, which
+    writes its events after its reads, once no other connection shares it.
     """
     if connection.in_atomic_block:
-        yield False
+        yield getattr(_begun_here, "active", False)
         return
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        yield True
+            cursor.execute(f"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ{'' if read_write else ' READ ONLY'}")
+        _begun_here.active = True
+        try:
+            yield True
+        finally:
+            _begun_here.active = False
 
 
 def _copy_columns(cursor, sql: str, params: dict, columns: dict[str, str]) -> pd.DataFrame:

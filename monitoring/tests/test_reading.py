@@ -124,3 +124,16 @@ def test_a_read_split_over_two_connections_is_one_snapshot(monkeypatch):
     assert len(after.polls) == len(before.polls) + 1
     # Split or not, the polls arrive sorted by (store, timestamp).
     assert after.polls.equals(after.polls.sort_values(["store", "ts"], ignore_index=True))
+
+
+def test_every_store_is_read_in_exactly_one_key_range_whatever_their_size():
+    make_stores(5)
+    whole = reading.read_shard(now=LATEST_POLL)
+    # 5 stores cut every 2 keys: [first, third), [third, fifth), [fifth, ...).
+    ranges = reading.key_ranges(size=2)
+    assert len(ranges) == 3 and ranges[0].lower is None and ranges[-1].upper is None
+    parts = reading.map_shards(lambda data: data, now=LATEST_POLL, size=2)
+    assert [len(part.stores) for part in parts] == [2, 2, 1]
+    for name in ("stores", "hours", "polls"):
+        joined = pd.concat([getattr(part, name) for part in parts], ignore_index=True)
+        pd.testing.assert_frame_equal(joined, getattr(whole, name).sort_values("store", kind="stable", ignore_index=True))
