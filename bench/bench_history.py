@@ -13,7 +13,8 @@ file alone, oldest first, and times, each step in its own process so that each p
 RSS is its own:
 
 - each week's load (`ingest_paths` of that one file, as `runscript load` does), and apart
-  the digests of the days it closed, as the round does after its files;
+  what the round does after its files: the digests of the days it closed, then the alert
+  events decided;
 - a report (`manage.py report`: read, engine, CSV) after 2, 4 and 8 weeks loaded;
 - the hourly refresh: the next hour's polls appended to the newest week's file (a copy
   in bench/out/history-<S>-<N>/feed/, so the generated files stay as made), then one
@@ -123,18 +124,21 @@ def _run_step(step: str, paths: list[Path] | None) -> dict:
 
 
 def _load(paths: list[Path]) -> dict:
-    """The files loaded, then the closed days digested as a round does after them (timed apart)."""
-    from monitoring.ingest.digests import digests_refresh
+    """The files loaded, then what a round does after them, each timed apart: the closed days
+    digested and the alert events decided (so the refresh round decides only its hour's)."""
     from monitoring.ingest.load import ingest_paths
+    from monitoring.ingest.sources import IngestRound
 
     started = time.perf_counter()
     results = ingest_paths(paths=paths)
     seconds = time.perf_counter() - started
     _fail_on([r.error for r in results if not r.ok])
-    digested = digests_refresh()
+    after = IngestRound.after(results)
     return {
         "seconds": round(seconds, 2), "rows": sum(r.rows_read for r in results), "inserted": sum(r.inserted for r in results),
-        "digest_seconds": round(digested.seconds, 2), "digested_days": digested.days,
+        "digest_seconds": round(after.digests.seconds, 2), "digested_days": after.digests.days,
+        "alerts_seconds": round(after.alerts.seconds, 2) if after.alerts else 0.0,
+        "alerts": after.alerts.line() if after.alerts else "",
     }
 
 
