@@ -87,12 +87,11 @@ class IngestRound:
 
     @classmethod
     def after(cls, results: list[FileResult]) -> IngestRound:
-        """The files' results, then, if they stored polls, the closed days digested and the
-        alert events decided (which read the digests)."""
-        if not stored_new_polls(results):
-            return cls(results=results, alerts=None)
+        """The files' results, then the closed days digested (any round: after an upgrade the
+        first one digests the history kept, and one with nothing to do costs three small
+        queries), then, if the files stored polls, the alert events decided (which read the digests)."""
         digested = digests_refresh()
-        return cls(results=results, alerts=alerts_decide(), digests=digested)
+        return cls(results=results, alerts=alerts_decide() if stored_new_polls(results) else None, digests=digested)
 
 
 def ingest_round(

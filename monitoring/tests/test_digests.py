@@ -20,6 +20,7 @@ from monitoring.ingest.digests import digests_refresh
 from monitoring.ingest.load import ingest_paths
 from monitoring.ingest.overview import history_kept
 from monitoring.ingest.retention import retention_apply
+from monitoring.ingest.sources import ingest_round
 from monitoring.models import DigestedDay, PollChange, StatusPoll, Store
 from monitoring.reports import reading
 from monitoring.tests.ingest_helpers import another_session
@@ -218,3 +219,13 @@ def test_a_digest_waits_for_a_change_of_its_day_being_written_and_then_holds_it(
     assert utc(2023, 1, 23).date() in current_days()
     assert_read_is_the_truth()
     assert read(now=LATEST).pipe(lambda polls: len(polls[polls["store"] == store])) == 25  # its 24 on the 20th, and the new one
+
+
+def test_a_round_whose_files_did_not_change_still_digests_the_closed_days(tmp_path):
+    # As after an upgrade: polls loaded, no digest yet; the next round finds its file unchanged.
+    path = polls_file(tmp_path)
+    ingest_paths(paths=[path])
+    unchanged = ingest_round(sources=[path])
+    assert [result.mode for result in unchanged.results] == ["skipped"]
+    assert unchanged.alerts is None  # nothing new to decide
+    assert unchanged.digests.days == 5 and unchanged.digests.line().startswith("digests: 5 days (304 polls)")
