@@ -227,9 +227,43 @@ def map_shards(compute: Callable[[ShardInput], Result], *, now: datetime, size: 
 
     Inside a caller's transaction (the alert decision's) that transaction is the snapshot.
     With no store at all, `compute` gets one empty read, so its shape is still there.
+    When the snapshot may be shared, the next shard is read on a thread of its own, in
+    the same snapshot, while `compute` runs on this one (the server's work and the engine
+    on the two cores).
     """
-    with snapshot():
-        return [compute(read_shard(keys=keys, now=now)) for keys in key_ranges(size=size)]
+    with snapshot() as shareable:
+        ranges = key_ranges(size=size)
+        if not shareable or len(ranges) == 1:
+            return [compute(read_shard(keys=keys, now=now)) for keys in ranges]
+        with connection.cursor() as cursor:
+            exported = _export_snapshot(cursor)
+        results = []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fleet-read") as reader:
+            ahead = reader.submit(_read_in_snapshot, exported, keys=ranges[0], now=now)
+            for following in [*ranges[1:], None]:
+                data = ahead.result()
+                if following is not None:
+                    ahead = reader.submit(_read_in_snapshot, exported, keys=following, now=now)
+                results.append(compute(data))
+        return results
+
+
+def _read_in_snapshot(exported: str, *, keys: KeyRange, now: datetime) -> ShardInput:
+    """read_shard on this thread's own connection, in the snapshot another transaction exported.
+
+    The exporting transaction stays open until this returns (map_shards waits for it).
+    """
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            cursor.execute("SET TRANSACTION SNAPSHOT %s", [exported])
+            _begun_here.active = True  # shareable in turn: read_shard may split its polls
+            try:
+                return read_shard(keys=keys, now=now)
+            finally:
+                _begun_here.active = False
+    finally:
+        connection.close()  # this thread's: Django's `connection` is per thread
 
 
 def key_ranges(*, size: int) -> list[KeyRange]:

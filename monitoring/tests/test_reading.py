@@ -137,3 +137,32 @@ def test_every_store_is_read_in_exactly_one_key_range_whatever_their_size():
     for name in ("stores", "hours", "polls"):
         joined = pd.concat([getattr(part, name) for part in parts], ignore_index=True)
         pd.testing.assert_frame_equal(joined, getattr(whole, name).sort_values("store", kind="stable", ignore_index=True))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_shards_read_ahead_on_another_thread_share_one_snapshot(monkeypatch):
+    # Committed stores: map_shards begins its own snapshot, and reads each next shard on a
+    # thread of its own in it. A poll committed just after the export is seen by none.
+    make_stores(5)
+    whole = reading.read_shard(now=LATEST_POLL)
+    export = reading._export_snapshot
+    late_store = int(whole.stores["store"].max())  # in the last key range
+
+    def export_then_commit_a_poll(cursor) -> str:
+        exported = export(cursor)
+        writer = connection.get_new_connection(connection.get_connection_params())
+        writer.autocommit = True
+        with writer.cursor() as late:
+            late.execute(
+                "INSERT INTO monitoring_statuspoll (store_id, timestamp, active) VALUES (%s, %s, true) ON CONFLICT DO NOTHING",
+                [late_store, LATEST_POLL - timedelta(minutes=1)],
+            )
+        writer.close()
+        return exported
+
+    monkeypatch.setattr(reading, "_export_snapshot", export_then_commit_a_poll)
+    parts = reading.map_shards(lambda data: data, now=LATEST_POLL, size=2)
+    assert [len(part.stores) for part in parts] == [2, 2, 1]
+    polls = pd.concat([part.polls for part in parts], ignore_index=True)
+    pd.testing.assert_frame_equal(polls, whole.polls.sort_values("store", kind="stable", ignore_index=True))
+    assert len(reading.read_shard(now=LATEST_POLL).polls) == len(whole.polls) + 1  # it was committed
