@@ -94,6 +94,25 @@ def test_an_unknown_store_reads_nothing():
     assert data.stores.empty and data.hours.empty and data.polls.empty
 
 
+def commit_a_poll_after_each_export(monkeypatch, *, store: int) -> None:
+    """Right after each snapshot export, another session commits a poll of `store` (once)."""
+    export = reading._export_snapshot
+
+    def export_then_commit_a_poll(cursor) -> str:
+        exported = export(cursor)
+        writer = connection.get_new_connection(connection.get_connection_params())
+        writer.autocommit = True
+        with writer.cursor() as late:
+            late.execute(
+                "INSERT INTO monitoring_statuspoll (store_id, timestamp, active) VALUES (%s, %s, true) ON CONFLICT DO NOTHING",
+                [store, LATEST_POLL - timedelta(minutes=1)],
+            )
+        writer.close()
+        return exported
+
+    monkeypatch.setattr(reading, "_export_snapshot", export_then_commit_a_poll)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_read_split_over_two_connections_is_one_snapshot(monkeypatch):
     # Committed stores (no test transaction around them), so the read runs in its own
@@ -102,21 +121,7 @@ def test_a_read_split_over_two_connections_is_one_snapshot(monkeypatch):
     monkeypatch.setattr(reading, "SPLIT_READ_FROM_STORES", 2)
     before = reading.read_shard(now=LATEST_POLL)
     last_store = int(before.stores["store"].max())  # in the upper half, read by the second connection
-    export = reading._export_snapshot
-
-    def export_then_commit_a_poll(cursor) -> str:
-        snapshot = export(cursor)
-        writer = connection.get_new_connection(connection.get_connection_params())
-        writer.autocommit = True
-        with writer.cursor() as late:
-            late.execute(
-                "INSERT INTO monitoring_statuspoll (store_id, timestamp, active) VALUES (%s, %s, true)",
-                [last_store, LATEST_POLL - timedelta(minutes=1)],
-            )
-        writer.close()
-        return snapshot
-
-    monkeypatch.setattr(reading, "_export_snapshot", export_then_commit_a_poll)
+    commit_a_poll_after_each_export(monkeypatch, store=last_store)
     during = reading.read_shard(now=LATEST_POLL)
     pd.testing.assert_frame_equal(during.polls, before.polls)  # the poll committed after the snapshot: not seen
     monkeypatch.setattr(reading, "SPLIT_READ_FROM_STORES", 10**9)
@@ -145,22 +150,7 @@ def test_shards_read_ahead_on_another_thread_share_one_snapshot(monkeypatch):
     # thread of its own in it. A poll committed just after the export is seen by none.
     make_stores(5)
     whole = reading.read_shard(now=LATEST_POLL)
-    export = reading._export_snapshot
-    late_store = int(whole.stores["store"].max())  # in the last key range
-
-    def export_then_commit_a_poll(cursor) -> str:
-        exported = export(cursor)
-        writer = connection.get_new_connection(connection.get_connection_params())
-        writer.autocommit = True
-        with writer.cursor() as late:
-            late.execute(
-                "INSERT INTO monitoring_statuspoll (store_id, timestamp, active) VALUES (%s, %s, true) ON CONFLICT DO NOTHING",
-                [late_store, LATEST_POLL - timedelta(minutes=1)],
-            )
-        writer.close()
-        return exported
-
-    monkeypatch.setattr(reading, "_export_snapshot", export_then_commit_a_poll)
+    commit_a_poll_after_each_export(monkeypatch, store=int(whole.stores["store"].max()))  # in the last key range
     parts = reading.map_shards(lambda data: data, now=LATEST_POLL, size=2)
     assert [len(part.stores) for part in parts] == [2, 2, 1]
     polls = pd.concat([part.polls for part in parts], ignore_index=True)
