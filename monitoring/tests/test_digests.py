@@ -22,7 +22,7 @@ from monitoring.ingest.overview import history_kept
 from monitoring.ingest.retention import retention_apply
 from monitoring.ingest.sources import ingest_round
 from monitoring.models import DigestedDay, PollChange, StatusPoll, Store
-from monitoring.reports import reading
+from monitoring.reports import poll_window, reading
 from monitoring.tests.ingest_helpers import another_session
 
 pytestmark = pytest.mark.django_db
@@ -84,7 +84,7 @@ def assert_read_is_the_truth(*, now: datetime = LATEST, since: datetime | None =
 
 def current_days() -> list:
     with connection.cursor() as cursor:
-        return reading._current_digests(cursor, since=utc(2023, 1, 1), now=utc(2023, 2, 1))
+        return poll_window.current_digests(cursor, since=utc(2023, 1, 1), now=utc(2023, 2, 1))
 
 
 def test_every_closed_day_is_digested_and_the_open_one_is_not(loaded):
@@ -117,7 +117,7 @@ def test_a_read_from_digests_holds_exactly_the_window_s_polls(loaded, since, now
 
 def test_the_window_is_cut_into_runs_of_digested_days_and_spans_of_polls():
     days = [utc(2023, 1, day).date() for day in (21, 22, 24)]
-    pieces = reading._pieces(since=utc(2023, 1, 20, 12), now=utc(2023, 1, 25, 6), digested=days)
+    pieces = poll_window.pieces(since=utc(2023, 1, 20, 12), now=utc(2023, 1, 25, 6), digested=days)
     assert [(p.start, p.end, p.digested) for p in pieces] == [
         (utc(2023, 1, 20, 12), utc(2023, 1, 21), False),
         (utc(2023, 1, 21), utc(2023, 1, 23), True),
