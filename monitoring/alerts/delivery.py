@@ -18,6 +18,7 @@ flight, so a slow receiver (seconds per answer) leaves the rest to the others.
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -38,6 +39,7 @@ RETRY_FOR = "24 hours"
 BACKOFF_CAP = "1 hour"
 
 _background_guard = threading.Lock()
+_background_stop = threading.Event()  # set at exit (_stop_background)
 _background: threading.Thread | None = None
 
 
@@ -164,18 +166,31 @@ class Deliverer:
 
 
 def start_background() -> threading.Thread:
-    """Deliver from a daemon thread of this process (`serve`, `report_worker`), once per process."""
+    """Deliver from a daemon thread of this process (`serve`, `report_worker`), once per process.
+
+    At the process's exit the thread is stopped first (its sends in flight finish), then
+    the embedded database: exit handlers run last registered first, and this one is
+    registered after the database's.
+    """
     global _background
     with _background_guard:
         if _background is None or not _background.is_alive():
+            if _background is None:
+                atexit.register(_stop_background)
             _background = threading.Thread(target=_run_background, name="webhook-deliverer", daemon=True)
             _background.start()
     return _background
 
 
+def _stop_background() -> None:
+    _background_stop.set()
+    if _background is not None:
+        _background.join(timeout=settings.WEBHOOK_TIMEOUT_SECONDS + IDLE_POLL_SECONDS)
+
+
 def _run_background() -> None:
     try:
-        Deliverer().run(stop=threading.Event())
+        Deliverer().run(stop=_background_stop)
     except Exception:
         logger.exception("webhook deliverer thread stopped")
     finally:
