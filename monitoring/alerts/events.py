@@ -25,7 +25,8 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,7 @@ from django.conf import settings
 from django.db import OperationalError, connection
 
 from monitoring.access import store_owned_sql
-from monitoring.engine import LOOKBACK, lookback_outages
+from monitoring.engine import LOOKBACK, lookback
 from monitoring.engine.csv_export import iso_seconds
 from monitoring.models import AlertEvent, WebhookDelivery, WebhookSubscription
 from monitoring.reports import reading
@@ -43,6 +44,8 @@ _NS_PER_MINUTE = 60_000_000_000
 # Any fixed UUID: event ids are uuid5 of (kind, store_id, since) under it, so they never change.
 _EVENT_NAMESPACE = uuid.UUID("6f1c5a4e-2b7d-4f0a-9d8e-3c1b2a4f5e60")
 _SERIALIZATION_FAILURE = "40001"
+# Below every instant: a store with no observation is never "after its first one".
+_NO_OBSERVATION = np.iinfo(np.int64).min
 _ATTEMPTS = 3
 
 
@@ -90,21 +93,90 @@ def _decide_once(*, after_minutes: int, started: float) -> RoundAlerts:
         now = reading.latest_poll()
         if now is None:
             return RoundAlerts(seconds=time.perf_counter() - started)
-        # Shard by shard in this snapshot: only the outage parts and the stores are kept, so
-        # memory is one shard's polls, whatever the fleet.
-        shards = reading.map_shards(
-            lambda data: (lookback_outages(stores=data.stores, hours=data.hours, polls=data.polls, now=now), data.stores),
-            now=now, size=settings.FLEET_SHARD_STORES,
-        )
-        parts = pd.concat([shard_parts for shard_parts, _ in shards], ignore_index=True)
-        stores = pd.concat([shard_stores for _, shard_stores in shards], ignore_index=True)
+        parts, alerted = decision_inputs(now=now)
         now_ns = pd.Timestamp(now).value
-        decided = decide_events(
-            parts=parts, alerted=_alerted_outages(stores=stores), now_ns=now_ns,
-            after_ns=after_minutes * _NS_PER_MINUTE,
-        )
+        decided = decide_events(parts=parts, alerted=alerted, now_ns=now_ns, after_ns=after_minutes * _NS_PER_MINUTE)
         down, recovered, queued = _insert(decided, now=now, now_ns=now_ns)
     return RoundAlerts(now=now, down=down, recovered=recovered, queued=queued, seconds=time.perf_counter() - started)
+
+
+def decision_inputs(*, now: datetime, short_first: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The outage parts decide_events needs at `now`, and the alerted outages not yet recovered.
+
+    Every store's polls since the UTC midnight a day before `now` are read first. From a
+    store's first observation among them on, its status is what the whole 14 days give
+    (SPEC 4: the nearest observation), so its parts starting after that observation are
+    exact. Only the stores where the decision could look earlier are read again over
+    the whole lookback: those with no observation in the short stretch, an ongoing
+    part starting at or before their first one, or an alerted outage starting at or
+    before it (docs/alerts.md). `short_first=False` reads every store's whole lookback (the tests'
+    second implementation). Shard by shard in this snapshot: memory is one shard's polls.
+    """
+    since = _utc_midnight(now) - timedelta(days=1) if short_first else None
+    first = _lookbacks(now=now, since=since, store_keys=None)
+    parts, stores = first.parts, first.stores
+    alerted = _alerted_outages(stores=stores)
+    if since is None:
+        return parts, alerted
+    again = _needs_whole_lookback(first=first, alerted=alerted, origin_ns=pd.Timestamp(now).value - LOOKBACK.value)
+    if len(again):
+        whole = _lookbacks(now=now, since=None, store_keys=again)
+        parts = pd.concat([parts[~parts["store"].isin(again)], whole.parts], ignore_index=True)
+    return parts, alerted
+
+
+@dataclass(frozen=True)
+class _Read:
+    parts: pd.DataFrame  # LOOKBACK_OUTAGE_COLUMNS
+    first_observed: pd.DataFrame  # store, first_ns
+    stores: pd.DataFrame  # store, store_id, timezone: every store read
+
+
+def _lookbacks(*, now: datetime, since: datetime | None, store_keys: np.ndarray | None) -> _Read:
+    shards = reading.map_shards(
+        lambda data: (lookback(stores=data.stores, hours=data.hours, polls=data.polls, now=now), data.stores),
+        now=now, size=settings.FLEET_SHARD_STORES, since=since,
+        store_keys=None if store_keys is None else store_keys.tolist(),
+    )
+    return _Read(
+        parts=pd.concat([seen.parts for seen, _ in shards], ignore_index=True),
+        first_observed=pd.concat([seen.first_observed for seen, _ in shards], ignore_index=True),
+        stores=pd.concat([stores for _, stores in shards], ignore_index=True),
+    )
+
+
+def _needs_whole_lookback(*, first: _Read, alerted: pd.DataFrame, origin_ns: int) -> np.ndarray:
+    """The stores whose decision could depend on polls before the short read's (store keys)."""
+    def observed_from(stores: pd.Series) -> np.ndarray:
+        return _first_observation_of(first.first_observed, stores.to_numpy(dtype=np.int64))
+
+    every = first.stores["store"]
+    again = [every.to_numpy()[observed_from(every) == _NO_OBSERVATION]]  # none since the short read's start
+    parts = first.parts
+    going_on = parts[parts["ongoing"].to_numpy(dtype=bool)]
+    again.append(going_on["store"].to_numpy()[going_on["start_ns"].to_numpy() <= observed_from(going_on["store"])])
+    keyed = alerted.assign(key=np.maximum(alerted["since_ns"].to_numpy(dtype=np.int64), origin_ns))
+    again.append(keyed["store"].to_numpy()[keyed["key"].to_numpy() <= observed_from(keyed["store"])])
+    # An alerted start after the first observation needs nothing more: the part holding it
+    # may reach back before that observation (the short read knows no earlier one), but
+    # its end and whether it goes on, all decide_events takes from it, are the whole read's.
+    return np.unique(np.concatenate(again).astype(np.int64))
+
+
+def _first_observation_of(first_observed: pd.DataFrame, stores: np.ndarray) -> np.ndarray:
+    """Each store's first observation (UTC ns, exact int64), or _NO_OBSERVATION."""
+    order = np.argsort(first_observed["store"].to_numpy(dtype=np.int64), kind="stable")
+    keys = first_observed["store"].to_numpy(dtype=np.int64)[order]
+    values = first_observed["first_ns"].to_numpy(dtype=np.int64)[order]
+    if not len(keys):
+        return np.full(len(stores), _NO_OBSERVATION, dtype=np.int64)
+    at = np.minimum(np.searchsorted(keys, stores), len(keys) - 1)
+    return np.where(keys[at] == stores, values[at], _NO_OBSERVATION)
+
+
+def _utc_midnight(instant: datetime) -> datetime:
+    utc = instant.astimezone(dt_timezone.utc)
+    return datetime(utc.year, utc.month, utc.day, tzinfo=dt_timezone.utc)
 
 
 def decide_events(*, parts: pd.DataFrame, alerted: pd.DataFrame, now_ns: int, after_ns: int) -> Decided:

@@ -1,6 +1,7 @@
 """Status now (SPEC 9): each store closed, up, down or unknown at `now`, and since when it is down."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -45,20 +46,47 @@ def status_now(*, stores: pd.DataFrame, hours: pd.DataFrame, polls: pd.DataFrame
     return pd.DataFrame({"store_id": table.ids[order], "state": state[order], "down_since_ns": since[order]})
 
 
+@dataclass(frozen=True)
+class Lookback:
+    """The lookback's outage parts, and each observed store's first observation."""
+
+    parts: pd.DataFrame  # LOOKBACK_OUTAGE_COLUMNS
+    first_observed: pd.DataFrame  # store, first_ns: the earliest observation of each store with one
+
+
 def lookback_outages(*, stores: pd.DataFrame, hours: pd.DataFrame, polls: pd.DataFrame, now: datetime | pd.Timestamp) -> pd.DataFrame:
     """Every store's outage parts in [now - 14 days, now): LOOKBACK_OUTAGE_COLUMNS, by store key then start.
 
     What alerts compare round after round: an ongoing part is the outage going on at
     `now`; a part that starts at the lookback's origin may have begun earlier.
     """
+    return lookback(stores=stores, hours=hours, polls=polls, now=now).parts
+
+
+def lookback(*, stores: pd.DataFrame, hours: pd.DataFrame, polls: pd.DataFrame, now: datetime | pd.Timestamp) -> Lookback:
+    """lookback_outages, with each store's first observation among `polls`.
+
+    The status from a store's first observation on depends only on that observation and
+    later ones (SPEC 4: the nearest observation), so a part starting after it is the same
+    whatever older polls there are: what lets the alert decision read a short stretch first.
+    """
     table = store_table(stores)
     span = Span.ending_at(now)
     status = store_status(stores=table, hours=hours, polls=polls, span=span)
     parts = status.outages(first_us=span.origin_us, last_us=span.now_us)
-    return pd.DataFrame({
-        "store": table.keys[parts.lanes],
-        "store_id": table.ids[parts.lanes] if len(parts) else np.array([], dtype=object),
-        "start_ns": span.instants_ns(parts.starts),
-        "end_ns": span.instants_ns(parts.ends),
-        "ongoing": parts.ongoing.astype(bool),
-    })
+    keys = status.observations.keys  # lane keys, ascending: each lane's first is its earliest
+    lanes = keys // span.lane
+    firsts = np.flatnonzero(np.r_[True, lanes[1:] != lanes[:-1]]) if keys.size else np.empty(0, np.int64)
+    return Lookback(
+        parts=pd.DataFrame({
+            "store": table.keys[parts.lanes],
+            "store_id": table.ids[parts.lanes] if len(parts) else np.array([], dtype=object),
+            "start_ns": span.instants_ns(parts.starts),
+            "end_ns": span.instants_ns(parts.ends),
+            "ongoing": parts.ongoing.astype(bool),
+        }),
+        first_observed=pd.DataFrame({
+            "store": table.keys[lanes[firsts]],
+            "first_ns": span.instants_ns(keys[firsts] - lanes[firsts] * span.lane),
+        }),
+    )

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -160,7 +160,7 @@ def bounds_of(ranges: list[ShardRange], index: int) -> ShardBounds:
 
 def read_shard(
     *, bounds: ShardBounds = ShardBounds(), now: datetime, store_id: str | None = None, since: datetime | None = None,
-    scope: StoreScope = STAFF, keys: KeyRange = KeyRange(),
+    scope: StoreScope = STAFF, keys: KeyRange = KeyRange(), store_keys: Sequence[int] | None = None,
 ) -> ShardInput:
     """The shard's stores in scope, their hours and polls in [since, now] (default since: now - 14 days), one snapshot.
 
@@ -169,7 +169,7 @@ def read_shard(
     owner's report reads the owner's stores only (SPEC 11), in the same snapshot.
     """
     started = time.perf_counter()
-    chosen, params = _store_filter(bounds=bounds, store_id=store_id, scope=scope)
+    chosen, params = _store_filter(bounds=bounds, store_id=store_id, scope=scope, store_keys=store_keys)
     where, picks = _keyed(where=chosen, keys=keys, params=params)
     with snapshot() as shareable, connection.cursor() as cursor, ThreadPoolExecutor(max_workers=1) as helper:
         cursor.execute(f"SELECT id, store_id, timezone FROM monitoring_store s WHERE {where}", params)
@@ -209,10 +209,14 @@ def read_shard(
     return ShardInput(stores=stores, hours=hours, polls=polls, read_seconds=time.perf_counter() - started, generation=generation)
 
 
-def map_shards(compute: Callable[[ShardInput], Result], *, now: datetime, size: int) -> list[Result]:
+def map_shards(
+    compute: Callable[[ShardInput], Result], *, now: datetime, size: int, since: datetime | None = None,
+    store_keys: Sequence[int] | None = None,
+) -> list[Result]:
     """`compute` of every shard of `size` stores, all read in one snapshot: what needs every
     store (status now, the alert decision) holds one shard's polls at a time, not the fleet's.
 
+    `since` and `store_keys` narrow every read as read_shard's do.
     Inside a caller's transaction (the alert decision's) that transaction is the snapshot.
     With no store at all, `compute` gets one empty read, so its shape is still there.
     When the snapshot may be shared, the next shard is read on a thread of its own, in
@@ -220,23 +224,24 @@ def map_shards(compute: Callable[[ShardInput], Result], *, now: datetime, size: 
     on the two cores).
     """
     with snapshot() as shareable:
-        ranges = key_ranges(size=size)
+        ranges = key_ranges(size=size, among=store_keys)
+        read = partial(read_shard, now=now, since=since, store_keys=store_keys)
         if not shareable or len(ranges) == 1:
-            return [compute(read_shard(keys=keys, now=now)) for keys in ranges]
+            return [compute(read(keys=keys)) for keys in ranges]
         with connection.cursor() as cursor:
             exported = _export_snapshot(cursor)
         results = []
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fleet-read") as reader:
-            ahead = reader.submit(_read_in_snapshot, exported, keys=ranges[0], now=now)
+            ahead = reader.submit(_read_in_snapshot, exported, read=partial(read, keys=ranges[0]))
             for following in [*ranges[1:], None]:
                 data = ahead.result()
                 if following is not None:
-                    ahead = reader.submit(_read_in_snapshot, exported, keys=following, now=now)
+                    ahead = reader.submit(_read_in_snapshot, exported, read=partial(read, keys=following))
                 results.append(compute(data))
         return results
 
 
-def _read_in_snapshot(exported: str, *, keys: KeyRange, now: datetime) -> ShardInput:
+def _read_in_snapshot(exported: str, *, read: Callable[[], ShardInput]) -> ShardInput:
     """read_shard on this thread's own connection, in the snapshot another transaction exported.
 
     The exporting transaction stays open until this returns (map_shards waits for it).
@@ -247,20 +252,22 @@ def _read_in_snapshot(exported: str, *, keys: KeyRange, now: datetime) -> ShardI
             cursor.execute("SET TRANSACTION SNAPSHOT %s", [exported])
             _begun_here.active = True  # shareable in turn: read_shard may split its polls
             try:
-                return read_shard(keys=keys, now=now)
+                return read()
             finally:
                 _begun_here.active = False
     finally:
         connection.close()  # this thread's: Django's `connection` is per thread
 
 
-def key_ranges(*, size: int) -> list[KeyRange]:
-    """Every store's key cut every `size` stores, in one query; one unbounded range when there are fewer."""
+def key_ranges(*, size: int, among: Sequence[int] | None = None) -> list[KeyRange]:
+    """Every store's key (or those `among`) cut every `size` stores, in one query; one unbounded
+    range when there are fewer."""
+    within = "" if among is None else "WHERE id = ANY(%(among)s)"
     with connection.cursor() as cursor:
         cursor.execute(
-            """SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM monitoring_store) numbered
+            f"""SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM monitoring_store {within}) numbered
                WHERE n > 0 AND n %% %(size)s = 0 ORDER BY id""",
-            {"size": size},
+            {"size": size, "among": list(among or [])},
         )
         cuts = [key for (key,) in cursor.fetchall()]
     return [KeyRange(lower, upper) for lower, upper in zip([None, *cuts], [*cuts, None], strict=True)]
@@ -320,9 +327,14 @@ def _polls_in_snapshot(*, connect: Callable[[], Any], exported: str, sql: str, p
     return poll_copy.decode_polls(data)
 
 
-def _store_filter(*, bounds: ShardBounds, store_id: str | None, scope: StoreScope) -> tuple[str, dict]:
+def _store_filter(
+    *, bounds: ShardBounds, store_id: str | None, scope: StoreScope, store_keys: Sequence[int] | None = None,
+) -> tuple[str, dict]:
     in_scope, params = scope.store_keys_sql(key="s.id")
     clauses = [in_scope]
+    if store_keys is not None:
+        clauses.append("s.id = ANY(%(store_keys)s)")
+        params["store_keys"] = list(store_keys)
     if store_id is not None:
         # The unique index on store_id finds the one store; the polls' index
         # scans then look up its id alone.
