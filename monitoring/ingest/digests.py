@@ -3,7 +3,7 @@
 A report reads 14 days of polls, about 250 per store, and the server's work for
 that is per poll (docs/performance.md). Closed days do not change, so each is
 packed once: per store and day, the timestamps and the inactive ones, in the
-byte form PostgreSQL sends an array in. A report then reads about 15 rows per
+byte form PostgreSQL sends an array in. A report then reads about 13 rows per
 store and joins their bytes, and reads polls only for the days not digested:
 the open day, the window's cut first day, any day changed since.
 
@@ -16,9 +16,9 @@ uses a day's digests only if, in its own snapshot, its DigestedDay exists and
 no change of the day has a higher id (`current_days`): whatever commits
 around a report, its digests match the polls it would read.
 
-Digests are built after every round that stored polls (sources.ingest_round),
-for the days before the latest poll's day, under the load lock (so retention
-never drops a day being digested); retention drops them with their partitions.
+Digests are built after every round (sources.IngestRound.after), for the days
+before the latest poll's day, under the load lock (so retention never drops a
+day being digested); retention drops them with their partitions.
 """
 from __future__ import annotations
 

@@ -98,7 +98,7 @@ def ingest_round(
     *, sources: Sequence[str | Path], strict: bool = False, full: bool = False,
     progress: Progress | None = None, transfer: Transfer | None = None,
 ) -> IngestRound:
-    """Load the sources, then, if new polls were stored, digest the closed days and decide the alert events (SPEC 9).
+    """Load the sources, digest the closed days, then decide the alert events if new polls were stored (SPEC 9).
 
     Every way data comes in goes through here or upload_round (`runscript load`, the
     refresher, an upload), so no round that stored polls is left without its events.
@@ -107,7 +107,7 @@ def ingest_round(
 
 
 def upload_round(*, path: Path, filename: str, progress: Progress | None = None) -> IngestRound:
-    """An uploaded source loaded as any round is: then its alert events."""
+    """An uploaded source loaded as any round is: then the digests and its alert events."""
     return IngestRound.after(ingest_upload(path=path, filename=filename, progress=progress))
 
 
