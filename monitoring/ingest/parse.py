@@ -398,7 +398,7 @@ def _read_table(body: bytes, *, header: Header, rows: int, longest: int = 0) -> 
         # One thread, over an Arrow buffer: the invalid-row handler is Python, and a read that
         # fails half-way must leave no Arrow task behind that would call it later (a task
         # still waiting for Python at exit deadlocks the interpreter's shutdown). A block
-        # is 16 MiB at most, parsed while the loader writes the one before it.
+        # is 8 MiB (one record up to 16 MiB), parsed while the loader writes the one before it.
         table = pacsv.read_csv(
             pa.BufferReader(body),
             read_options=pacsv.ReadOptions(
