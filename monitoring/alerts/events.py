@@ -26,7 +26,6 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
 
 import numpy as np
 import pandas as pd
@@ -36,6 +35,7 @@ from django.db import OperationalError, connection
 from monitoring.access import store_owned_sql
 from monitoring.engine import LOOKBACK, lookback
 from monitoring.engine.csv_export import iso_seconds
+from monitoring.ingest import partitions
 from monitoring.models import AlertEvent, WebhookDelivery, WebhookSubscription
 from monitoring.reports import reading
 
@@ -112,7 +112,7 @@ def decision_inputs(*, now: datetime, short_first: bool = True) -> tuple[pd.Data
     before it (docs/alerts.md). `short_first=False` reads every store's whole lookback (the tests'
     second implementation). Shard by shard in this snapshot: memory is one shard's polls.
     """
-    since = _utc_midnight(now) - timedelta(days=1) if short_first else None
+    since = partitions.utc_midnight(now) - timedelta(days=1) if short_first else None
     first = _lookbacks(now=now, since=since, store_keys=None)
     parts, stores = first.parts, first.stores
     alerted = _alerted_outages(stores=stores)
@@ -173,10 +173,6 @@ def _first_observation_of(first_observed: pd.DataFrame, stores: np.ndarray) -> n
     at = np.minimum(np.searchsorted(keys, stores), len(keys) - 1)
     return np.where(keys[at] == stores, values[at], _NO_OBSERVATION)
 
-
-def _utc_midnight(instant: datetime) -> datetime:
-    utc = instant.astimezone(dt_timezone.utc)
-    return datetime(utc.year, utc.month, utc.day, tzinfo=dt_timezone.utc)
 
 
 def decide_events(*, parts: pd.DataFrame, alerted: pd.DataFrame, now_ns: int, after_ns: int) -> Decided:

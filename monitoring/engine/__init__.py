@@ -24,7 +24,7 @@ from .period import (
     store_period_end,
 )
 from .report import RollingReport, compute_report, compute_rolling_report
-from .status_now import LOOKBACK_OUTAGE_COLUMNS, STATES, STATUS_COLUMNS, Lookback, lookback, lookback_outages, status_now
+from .status_now import LOOKBACK_OUTAGE_COLUMNS, STATES, STATUS_COLUMNS, Lookback, lookback, status_now
 from .timeline import StoreTimeline, store_timeline
 
 __all__ = [
@@ -56,7 +56,6 @@ __all__ = [
     "report_to_csv",
     "Lookback",
     "lookback",
-    "lookback_outages",
     "status_now",
     "store_timeline",
 ]

@@ -54,17 +54,12 @@ class Lookback:
     first_observed: pd.DataFrame  # store, first_ns: the earliest observation of each store with one
 
 
-def lookback_outages(*, stores: pd.DataFrame, hours: pd.DataFrame, polls: pd.DataFrame, now: datetime | pd.Timestamp) -> pd.DataFrame:
-    """Every store's outage parts in [now - 14 days, now): LOOKBACK_OUTAGE_COLUMNS, by store key then start.
+def lookback(*, stores: pd.DataFrame, hours: pd.DataFrame, polls: pd.DataFrame, now: datetime | pd.Timestamp) -> Lookback:
+    """Every store's outage parts in [now - 14 days, now) (LOOKBACK_OUTAGE_COLUMNS, by store key
+    then start), with each store's first observation among `polls`.
 
     What alerts compare round after round: an ongoing part is the outage going on at
     `now`; a part that starts at the lookback's origin may have begun earlier.
-    """
-    return lookback(stores=stores, hours=hours, polls=polls, now=now).parts
-
-
-def lookback(*, stores: pd.DataFrame, hours: pd.DataFrame, polls: pd.DataFrame, now: datetime | pd.Timestamp) -> Lookback:
-    """lookback_outages, with each store's first observation among `polls`.
 
     The status from a store's first observation on depends only on that observation and
     later ones (SPEC 4: the nearest observation), so a part starting after it is the same

@@ -157,8 +157,7 @@ def _digest_day(polls: partitions.DayPartition) -> int:
         if not attached:
             cursor.execute(
                 f"ALTER TABLE {table} ADD PRIMARY KEY (store_id, day); "
-                f"ALTER TABLE {partitions.DIGESTS} ATTACH PARTITION {table} "
-                f"FOR VALUES FROM ('{polls.day}') TO ('{polls.day + timedelta(days=1)}')"
+                f"ALTER TABLE {partitions.DIGESTS} ATTACH PARTITION {table} {polls.bounds_sql()}"  # (cast to dates)
             )
         cursor.execute(f"ANALYZE {table}")  # the reads' plans rely on it
         cursor.execute(

@@ -40,6 +40,12 @@ class DayPartition:
         return f"FOR VALUES FROM ('{self.start.isoformat()}') TO ('{self.end.isoformat()}')"
 
 
+def utc_midnight(instant: datetime) -> datetime:
+    """The start of the UTC day `instant` falls on: where its day partition begins."""
+    utc = instant.astimezone(timezone.utc)
+    return datetime(utc.year, utc.month, utc.day, tzinfo=timezone.utc)
+
+
 def partition_of(day_number: int, *, parent: str = PARENT) -> DayPartition:
     """The partition of a day counted from 1970-01-01 (micros // DAY_MICROS)."""
     return _named(_EPOCH + timedelta(days=int(day_number)), parent=parent)

@@ -10,7 +10,7 @@ TABLE rather than DETACH PARTITION ... CONCURRENTLY: docs/ingestion.md, "Retenti
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from django.db import OperationalError, connection, transaction
 from django.db.models import Max
@@ -40,8 +40,7 @@ class RetentionOutcome:
 
 def keep_from(*, latest: datetime, keep_days: int) -> datetime:
     """The first instant kept: UTC midnight of the day `keep_days` days before the latest poll."""
-    day = (latest.astimezone(timezone.utc) - timedelta(days=keep_days)).date()
-    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    return partitions.utc_midnight(latest - timedelta(days=keep_days))
 
 
 def retention_apply(*, keep_days: int) -> RetentionOutcome:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
 
-from monitoring.ingest import digests
+from monitoring.ingest import digests, partitions
 
 _DAY = timedelta(days=1)
 _MICROSECOND = timedelta(microseconds=1)
@@ -30,16 +30,11 @@ class Piece:
 
 def current_digests(cursor, *, since: datetime, now: datetime) -> list[date]:
     """The days wholly in [since, now] whose digests are current in this snapshot (ingest/digests.py)."""
-    first_day = _utc_midnight(since + _DAY - _MICROSECOND).date()  # the first midnight at or after since
-    last_day = _utc_midnight(now).date() - _DAY  # the last day ending at or before now
+    first_day = partitions.utc_midnight(since + _DAY - _MICROSECOND).date()  # the first midnight at or after since
+    last_day = partitions.utc_midnight(now).date() - _DAY  # the last day ending at or before now
     if first_day > last_day:
         return []
     return digests.current_days(cursor, first_day=first_day, last_day=last_day)
-
-
-def _utc_midnight(instant: datetime) -> datetime:
-    utc = instant.astimezone(dt_timezone.utc)
-    return datetime(utc.year, utc.month, utc.day, tzinfo=dt_timezone.utc)
 
 
 def pieces(*, since: datetime, now: datetime, digested: list[date]) -> list[Piece]:

@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -184,8 +184,6 @@ def read_shard(
             # while this one reads the hours and the lower half.
             upper = helper.submit(
                 _polls_in_snapshot,
-                # This thread's connection settings: Django's `connection` is per thread.
-                connect=partial(connection.get_new_connection, connection.get_connection_params()),
                 exported=_export_snapshot(cursor),
                 sql=poll_window.polls_sql(picks=picks, part="{alias}.store_id >= %(cut)s AND", pieces=pieces),
                 params={**polls_params, "cut": cut},
@@ -242,21 +240,29 @@ def map_shards(
 
 
 def _read_in_snapshot(exported: str, *, read: Callable[[], ShardInput]) -> ShardInput:
-    """read_shard on this thread's own connection, in the snapshot another transaction exported.
+    """`read` (a read_shard) in the snapshot another transaction exported; shareable in turn,
+    so the read may split its polls."""
+    with _imported_snapshot(exported):
+        _begun_here.active = True
+        try:
+            return read()
+        finally:
+            _begun_here.active = False
 
-    The exporting transaction stays open until this returns (map_shards waits for it).
-    """
+
+@contextmanager
+def _imported_snapshot(exported: str) -> Iterator:
+    """A cursor of this thread's own connection (Django's `connection` is per thread), in a
+    REPEATABLE READ READ ONLY transaction of the `exported` snapshot; the connection is
+    closed after. The exporting transaction must stay open until this ends, as SET
+    TRANSACTION SNAPSHOT requires: its owner waits for this thread's work inside it."""
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             cursor.execute("SET TRANSACTION SNAPSHOT %s", [exported])
-            _begun_here.active = True  # shareable in turn: read_shard may split its polls
-            try:
-                return read()
-            finally:
-                _begun_here.active = False
+            yield cursor
     finally:
-        connection.close()  # this thread's: Django's `connection` is per thread
+        connection.close()
 
 
 def key_ranges(*, size: int, among: Sequence[int] | None = None) -> list[KeyRange]:
@@ -307,23 +313,11 @@ def _export_snapshot(cursor) -> str:
     return cursor.fetchone()[0]
 
 
-def _polls_in_snapshot(*, connect: Callable[[], Any], exported: str, sql: str, params: dict) -> poll_copy.Polls:
-    """The polls `sql` selects, read (binary COPY) on a connection of its own in the `exported` snapshot.
-
-    Decoded here too, so this half's decoding overlaps the other half's read.
-
-    The exporting transaction stays open until this returns (read_shard waits for
-    it inside the snapshot), as SET TRANSACTION SNAPSHOT requires.
-    """
-    raw = connect()
-    try:
-        raw.autocommit = True  # the transaction is begun by hand, with its isolation level
-        with raw.cursor() as cursor:
-            cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            cursor.execute("SET TRANSACTION SNAPSHOT %s", [exported])
-            data = poll_copy.copy_out(cursor, sql, params)
-    finally:
-        raw.close()
+def _polls_in_snapshot(*, exported: str, sql: str, params: dict) -> poll_copy.Polls:
+    """The polls `sql` selects, read (binary COPY) on a connection of its own in the `exported`
+    snapshot, and decoded here too, so this half's decoding overlaps the other half's read."""
+    with _imported_snapshot(exported) as cursor:
+        data = poll_copy.copy_out(cursor, sql, params)
     return poll_copy.decode_polls(data)
 
 
